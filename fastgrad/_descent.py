@@ -1,0 +1,105 @@
+"""Gradient descent on any scalar function, with an analytic or numerical gradient."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _diff
+from ._gradients import numerical_gradient
+from ._objectives import make_objective
+from ._results import DescentResult
+from ._validation import (as_point, check_args, check_callable, check_epochs,
+                          check_optional_nonnegative, check_optional_positive, check_positive)
+
+__all__ = ["gradient_descent"]
+
+
+def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., Any] | None = None,
+                     lr: float = 0.01, epochs: int = 100, max_norm: float | None = None,
+                     tol: float | None = None, args: tuple = (),
+                     callback: Callable[[np.ndarray], Any] | None = None) -> DescentResult:
+    """Minimise f by gradient descent: ``x <- x - lr * clip(grad f(x))``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args) -> float``.
+    x0 : array_like, shape (n,)
+        Starting point (not modified).
+    grad : callable, optional
+        ``grad(x, *args) -> array of shape (n,)``.  Default: :func:`numerical_gradient`
+        (central differences, 2n calls of f per step).
+    lr : float
+        Learning rate, > 0.
+    epochs : int
+        Maximum number of updates, >= 0.
+    max_norm : float, optional
+        Clip the gradient's L2 norm to this value before each update.
+    tol : float, optional
+        Stop (converged) when the unclipped gradient norm is below tol.
+    args : tuple
+        Extra arguments for f and grad.
+    callback : callable, optional
+        ``callback(x)`` after each update; returning True stops.
+
+    Returns
+    -------
+    DescentResult
+        ``x``, ``fun``, ``n_iter``, ``converged``, ``grad_norm``, ``loss_history``
+        (f before each update) and ``status``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad import gradient_descent
+    >>> r = gradient_descent(lambda v: (v[0] - 3)**2 + (v[1] + 1)**2, [0.0, 0.0],
+    ...                      lr=0.1, epochs=500, tol=1e-8)
+    >>> r.converged, np.allclose(r.x, [3.0, -1.0])
+    (True, True)
+    """
+    x, _ = as_point(x0, "x0")
+    args = check_args(args)
+    lr = check_positive(lr, "lr")
+    epochs = check_epochs(epochs)
+    max_norm = check_optional_positive(max_norm, "max_norm")
+    tol = check_optional_nonnegative(tol, "tol")
+    if callback is not None:
+        check_callable(callback, "callback")
+    n = x.shape[0]
+    fobj = make_objective(f, args, n)
+    gobj = None if grad is None else make_objective(grad, args, n, (n,), name="grad",
+                                                    allow_native=False)
+    history: list[float] = []
+    status, gnorm, n_iter = "max_epochs", float("nan"), 0
+    for _ in range(epochs):
+        fx = float(_diff.evaluate_at(fobj, x)[0])
+        g = numerical_gradient(f, x, args=args) if gobj is None else _diff.evaluate_at(gobj, x)
+        gnorm = float(np.linalg.norm(g))
+        if not (math.isfinite(fx) and math.isfinite(gnorm)):
+            status = "diverged"
+            break
+        if tol is not None and gnorm < tol:
+            status = "converged"
+            break
+        history.append(fx)
+        scale = max_norm / gnorm if max_norm is not None and gnorm > max_norm else 1.0
+        x_new = x - (lr * scale) * g
+        if not np.all(np.isfinite(x_new)):
+            status = "diverged"
+            break
+        x = x_new
+        n_iter += 1
+        if callback is not None and callback(x.copy()):
+            status = "stopped"
+            break
+    if status == "diverged":
+        warnings.warn("gradient_descent diverged: f or its gradient became non-finite. Use a "
+                      "smaller lr or set max_norm; the last finite point is returned.",
+                      RuntimeWarning, stacklevel=2)
+    fun = float(_diff.evaluate_at(fobj, x)[0])
+    return DescentResult(x=x, fun=fun, n_iter=n_iter, converged=status == "converged",
+                         grad_norm=gnorm, loss_history=np.asarray(history, dtype=np.float64),
+                         status=status)

@@ -1,0 +1,526 @@
+"""Finite-difference kernels of fastgrad (compiled as ``fastgrad._diff``).
+
+Called only by ``fastgrad._api``, which has already checked every input, chosen the
+steps (``fastgrad._steps``) and made a private float64 copy of ``x``.
+
+Layer 1, per-point helpers (``noexcept nogil``): ``evaluate`` (one call of f),
+``fd_coord`` (one stencil along one coordinate), ``hess_row`` (one row of the
+Hessian), ``combine``.
+Layer 2, kernels: ``fd_serial`` / ``fd_parallel`` and ``hess_serial`` / ``hess_parallel``
+are plain loops over coordinates that call the same layer-1 helpers, so a serial and a
+threaded run compute every entry with the same floating-point operations.
+Layer 3, the ``def`` entry points at the bottom, which hold no numerics of their own.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetName, PyCapsule_GetPointer
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from _diff_types cimport *
+
+cnp.import_array()
+
+# --------------------------------------------------------------------------- stencils
+cdef Stencil STENCILS[N_STENCILS]
+
+
+cdef void _set_stencil(int sid, int npts, list offsets, list weights):
+    cdef int j
+    STENCILS[sid].npts = npts
+    for j in range(npts):
+        STENCILS[sid].offset[j] = offsets[j]
+        STENCILS[sid].weight[j] = weights[j]
+
+
+# Classic Fornberg weights for the first derivative.
+_set_stencil(ST_CENTRAL2, 2, [-1.0, 1.0], [-0.5, 0.5])
+_set_stencil(ST_CENTRAL4, 4, [-2.0, -1.0, 1.0, 2.0],
+             [1.0 / 12.0, -8.0 / 12.0, 8.0 / 12.0, -1.0 / 12.0])
+_set_stencil(ST_CENTRAL6, 6, [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0],
+             [-1.0 / 60.0, 9.0 / 60.0, -45.0 / 60.0, 45.0 / 60.0, -9.0 / 60.0, 1.0 / 60.0])
+_set_stencil(ST_FORWARD1, 2, [0.0, 1.0], [-1.0, 1.0])
+_set_stencil(ST_BACKWARD1, 2, [-1.0, 0.0], [-1.0, 1.0])
+_set_stencil(ST_FORWARD2, 3, [0.0, 1.0, 2.0], [-1.5, 2.0, -0.5])
+_set_stencil(ST_BACKWARD2, 3, [-2.0, -1.0, 0.0], [0.5, -2.0, 1.5])
+
+#: Number of evaluations of f each stencil costs, not counting a shared f(x).
+STENCIL_COST = np.array(
+    [sum(1 for j in range(STENCILS[s].npts) if STENCILS[s].offset[j] != 0.0)
+     for s in range(N_STENCILS)], dtype=np.intp)
+#: Whether a stencil uses f(x) itself (evaluated once per call and shared).
+STENCIL_USES_CENTER = np.array(
+    [any(STENCILS[s].offset[j] == 0.0 for j in range(STENCILS[s].npts))
+     for s in range(N_STENCILS)], dtype=bool)
+#: Offsets of each stencil, in units of the step (used for bounds checks).
+STENCIL_OFFSETS = [[STENCILS[s].offset[j] for j in range(STENCILS[s].npts)]
+                   for s in range(N_STENCILS)]
+ST = dict(central2=ST_CENTRAL2, central4=ST_CENTRAL4, central6=ST_CENTRAL6,
+          forward1=ST_FORWARD1, backward1=ST_BACKWARD1,
+          forward2=ST_FORWARD2, backward2=ST_BACKWARD2)
+
+
+# --------------------------------------------------------------------------- objectives
+cdef class PyObjective:
+    """Holds a Python f, its extra arguments and the exception f raised, if any.
+
+    ``out_shape`` is ``()`` when f must return a scalar, ``(m,)`` for a Jacobian.
+    """
+    cdef object f
+    cdef tuple args
+    cdef public object error
+    cdef cnp.npy_intp n
+    cdef Py_ssize_t m
+    cdef tuple out_shape
+    cdef Objective c
+
+    def __cinit__(self, f, tuple args, Py_ssize_t n, tuple out_shape):
+        self.f = f
+        self.args = args
+        self.error = None
+        self.n = n
+        self.out_shape = out_shape
+        self.m = 1
+        for s in out_shape:
+            self.m *= s
+        self.c.kind = OBJ_PYTHON
+        self.c.n = <int>n
+        self.c.m = self.m
+        self.c.fn = NULL
+        self.c.user_data = NULL
+        self.c.pyobj = <void *>self
+
+    def reraise(self):
+        """Raise the exception f raised inside a kernel, unchanged, and forget it."""
+        err, self.error = self.error, None
+        if err is not None:
+            raise err
+
+
+cdef class NativeObjective:
+    """A C function ``double f(int n, double *x[, void *user_data])``.
+
+    ``keepalive`` holds whatever owns the function and its user data (a
+    LowLevelCallable, a numba cfunc, a ctypes pointer) for as long as this lives.
+    """
+    cdef Objective c
+    cdef object keepalive
+    cdef public object error
+
+    def __cinit__(self, size_t address, size_t user_data, bint with_user_data,
+                  Py_ssize_t n, keepalive):
+        if address == 0:
+            raise ValueError("`f` is a NULL function pointer")
+        self.c.kind = OBJ_NATIVE if with_user_data else OBJ_NATIVE_NOUSER
+        self.c.n = <int>n
+        self.c.m = 1
+        self.c.fn = <void *>address
+        self.c.user_data = <void *>user_data
+        self.c.pyobj = NULL
+        self.keepalive = keepalive
+        self.error = None
+
+    def reraise(self):
+        err, self.error = self.error, None
+        if err is not None:
+            raise err
+
+
+cdef Objective *_objective_ptr(obj) except NULL:
+    if isinstance(obj, PyObjective):
+        return &(<PyObjective>obj).c
+    if isinstance(obj, NativeObjective):
+        return &(<NativeObjective>obj).c
+    raise TypeError("internal error: not an objective")
+
+
+cdef object _result_array(r):
+    """What f returned, as an array of real numbers; TypeError otherwise."""
+    if isinstance(r, (str, bytes)) or r is None:
+        raise TypeError(f"`f` must return a real number, got {type(r).__name__}")
+    a = np.asarray(r)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(
+            f"`f` must return a real number, got {type(r).__name__} of dtype {a.dtype}")
+    return a
+
+
+cdef int _convert_result(PyObjective po, r, double *out) except -1:
+    """Store what f returned into out[0:m]; raise if it is not what f must return."""
+    cdef Py_ssize_t k
+    a = _result_array(r)
+    if a.shape != po.out_shape:
+        if po.out_shape == ():
+            raise ValueError(f"`f` must return a scalar, got an array of shape {a.shape}")
+        raise ValueError(
+            f"`f` must return an array of shape {po.out_shape}, got shape {a.shape}")
+    a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+    for k in range(po.m):
+        out[k] = (<double *>cnp.PyArray_DATA(<cnp.ndarray>a))[k]
+    return 0
+
+
+def evaluate_shape(PyObjective po, const double[::1] x):
+    """f(x) for a vector-valued f whose output shape is not known yet.
+
+    Returns (values as float64 array of shape (m,), shape) where shape is () or (m,).
+    """
+    a = _result_array(po.f(np.array(x), *po.args))
+    if a.ndim > 1:
+        raise ValueError(f"`f` must return a scalar or a 1-D array, got shape {a.shape}")
+    if a.ndim == 1 and a.shape[0] == 0:
+        raise ValueError("`f` must return a non-empty array")
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1), a.shape
+
+
+cdef int _py_evaluate(PyObjective po, const double *x, double *out) noexcept:
+    """One call of a Python f at a fresh copy of x (GIL held). 0, or EVAL_ERROR."""
+    cdef cnp.ndarray arr
+    try:
+        arr = cnp.PyArray_EMPTY(1, &po.n, cnp.NPY_DOUBLE, 0)
+        memcpy(cnp.PyArray_DATA(arr), x, po.n * sizeof(double))
+        if po.args:
+            r = po.f(arr, *po.args)
+        else:
+            r = po.f(arr)
+        if type(r) is float and po.m == 1 and not po.out_shape:
+            out[0] = PyFloat_AS_DOUBLE(r)
+        else:
+            _convert_result(po, r, out)
+    except BaseException as exc:  # stored and re-raised unchanged by the API
+        po.error = exc
+        return EVAL_ERROR
+    return EVAL_OK
+
+
+cdef inline int evaluate(Objective *obj, double *x, double *out) noexcept nogil:
+    """f at x into out[0:m]. Native: a C call. Python: takes the GIL (cheap if held)."""
+    if obj.kind == OBJ_NATIVE:
+        out[0] = (<objective_t>obj.fn)(obj.n, x, obj.user_data)
+        return EVAL_OK
+    if obj.kind == OBJ_NATIVE_NOUSER:
+        out[0] = (<objective_nouser_t>obj.fn)(obj.n, x)
+        return EVAL_OK
+    with gil:
+        return _py_evaluate(<PyObjective>obj.pyobj, x, out)
+
+
+cdef int check_signals(Objective *obj) noexcept nogil:
+    """Run Python's signal handlers (Ctrl-C) from a kernel; EVAL_INTERRUPT if one raised."""
+    with gil:
+        try:
+            PyErr_CheckSignals()
+        except BaseException as exc:
+            if obj.kind == OBJ_PYTHON:
+                (<PyObjective>obj.pyobj).error = exc
+            else:
+                _pending_interrupt.append(exc)
+            return EVAL_INTERRUPT
+    return EVAL_OK
+
+
+_pending_interrupt = []
+
+# How many coordinates a native kernel differentiates between two checks for Ctrl-C.
+cdef enum:
+    SIGNAL_CHECK_EVERY = 32
+
+
+# --------------------------------------------------------------------------- layer 1
+cdef inline int fd_coord(Objective *obj, double *xbuf, double *fv, const double *f0,
+                         Py_ssize_t i, double step, const Stencil *s,
+                         double *out) noexcept nogil:
+    """d f / d x_i into out[0:m] with stencil s and step `step`; xbuf restored on return."""
+    cdef double xi = xbuf[i]
+    cdef double w
+    cdef int j, status
+    cdef Py_ssize_t k, m = obj.m
+    for k in range(m):
+        out[k] = 0.0
+    for j in range(s.npts):
+        w = s.weight[j]
+        if s.offset[j] == 0.0:
+            for k in range(m):
+                out[k] += w * f0[k]
+            continue
+        xbuf[i] = xi + s.offset[j] * step
+        status = evaluate(obj, xbuf, fv)
+        if status != EVAL_OK:
+            xbuf[i] = xi
+            return status
+        for k in range(m):
+            out[k] += w * fv[k]
+    xbuf[i] = xi
+    for k in range(m):
+        out[k] /= step
+    return EVAL_OK
+
+
+cdef inline int hess_row(Objective *obj, double *xbuf, double f0, Py_ssize_t i,
+                         const double *h, Py_ssize_t n, double *row) noexcept nogil:
+    """Row i of the Hessian from f alone, entries j >= i, into row[i:n].
+
+    Diagonal: (f(x+h_i) - 2 f(x) + f(x-h_i)) / h_i**2.  Off-diagonal: the four-point
+    cross stencil (f(++) - f(+-) - f(-+) + f(--)) / (4 h_i h_j).  2 + 4 (n - i - 1)
+    evaluations, so 2 n**2 + 1 for the whole matrix with f(x).
+    """
+    cdef double xi = xbuf[i], hi = h[i], xj, hj, fp, fm, fpp, fpm, fmp, fmm
+    cdef Py_ssize_t j
+    cdef int st
+    xbuf[i] = xi + hi
+    st = evaluate(obj, xbuf, &fp)
+    if st == EVAL_OK:
+        xbuf[i] = xi - hi
+        st = evaluate(obj, xbuf, &fm)
+    xbuf[i] = xi
+    if st != EVAL_OK:
+        return st
+    row[i] = ((fp - f0) + (fm - f0)) / (hi * hi)
+    for j in range(i + 1, n):
+        xj = xbuf[j]
+        hj = h[j]
+        xbuf[i] = xi + hi
+        xbuf[j] = xj + hj
+        st = evaluate(obj, xbuf, &fpp)
+        if st == EVAL_OK:
+            xbuf[j] = xj - hj
+            st = evaluate(obj, xbuf, &fpm)
+        if st == EVAL_OK:
+            xbuf[i] = xi - hi
+            st = evaluate(obj, xbuf, &fmm)
+        if st == EVAL_OK:
+            xbuf[j] = xj + hj
+            st = evaluate(obj, xbuf, &fmp)
+        xbuf[i] = xi
+        xbuf[j] = xj
+        if st != EVAL_OK:
+            return st
+        row[j] = ((fpp - fpm) - (fmp - fmm)) / (4.0 * hi * hj)
+    return EVAL_OK
+
+
+# --------------------------------------------------------------------------- layer 2
+cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const double *f0,
+                   const Py_ssize_t[::1] coords, const double[::1] h,
+                   const signed char[::1] sid, double[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t k, i
+    cdef int st
+    for k in range(coords.shape[0]):
+        i = coords[k]
+        st = fd_coord(obj, xbuf, fv, f0, i, h[i], &STENCILS[sid[i]], &out[k, 0])
+        if st != EVAL_OK:
+            return st
+        if obj.kind != OBJ_PYTHON and (k + 1) % SIGNAL_CHECK_EVERY == 0:
+            st = check_signals(obj)
+            if st != EVAL_OK:
+                return st
+    return EVAL_OK
+
+
+cdef int fd_parallel(Objective *obj, const double[::1] x0, const double *f0,
+                     const Py_ssize_t[::1] coords, const double[::1] h,
+                     const signed char[::1] sid, double[:, ::1] out,
+                     int nthreads) noexcept nogil:
+    """fd_serial over threads: each thread perturbs its own copy of x (native f only)."""
+    cdef int status = EVAL_OK
+    cdef int *pstatus = &status
+    cdef Py_ssize_t n = x0.shape[0], m = obj.m, k, i
+    cdef double *xbuf
+    cdef double *fv
+    cdef int st
+    with parallel(num_threads=nthreads):
+        xbuf = <double *>malloc(n * sizeof(double))
+        fv = <double *>malloc(m * sizeof(double))
+        if xbuf != NULL:
+            memcpy(xbuf, &x0[0], n * sizeof(double))
+        for k in prange(coords.shape[0], schedule="static"):
+            if pstatus[0] != EVAL_OK:
+                continue
+            if xbuf == NULL or fv == NULL:
+                pstatus[0] = EVAL_NOMEM
+                continue
+            i = coords[k]
+            st = fd_coord(obj, xbuf, fv, f0, i, h[i], &STENCILS[sid[i]], &out[k, 0])
+            if st != EVAL_OK:
+                pstatus[0] = st
+        free(xbuf)
+        free(fv)
+    return status
+
+
+cdef int hess_serial(Objective *obj, double *xbuf, double f0, const double[::1] h,
+                     double[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t i, n = h.shape[0]
+    cdef int st
+    for i in range(n):
+        st = hess_row(obj, xbuf, f0, i, &h[0], n, &out[i, 0])
+        if st != EVAL_OK:
+            return st
+        if obj.kind != OBJ_PYTHON:
+            st = check_signals(obj)
+            if st != EVAL_OK:
+                return st
+    return EVAL_OK
+
+
+cdef int hess_parallel(Objective *obj, const double[::1] x0, double f0, const double[::1] h,
+                       double[:, ::1] out, int nthreads) noexcept nogil:
+    cdef int status = EVAL_OK
+    cdef int *pstatus = &status
+    cdef Py_ssize_t n = h.shape[0], i
+    cdef double *xbuf
+    cdef int st
+    with parallel(num_threads=nthreads):
+        xbuf = <double *>malloc(n * sizeof(double))
+        if xbuf != NULL:
+            memcpy(xbuf, &x0[0], n * sizeof(double))
+        for i in prange(n, schedule="dynamic"):
+            if pstatus[0] != EVAL_OK:
+                continue
+            if xbuf == NULL:
+                pstatus[0] = EVAL_NOMEM
+                continue
+            st = hess_row(obj, xbuf, f0, i, &h[0], n, &out[i, 0])
+            if st != EVAL_OK:
+                pstatus[0] = st
+        free(xbuf)
+    return status
+
+
+# --------------------------------------------------------------------------- layer 3
+cdef _raise_status(int status, objective):
+    if status == EVAL_OK:
+        return
+    if status == EVAL_NOMEM:
+        raise MemoryError("fastgrad could not allocate a scratch buffer")
+    if status == EVAL_INTERRUPT and _pending_interrupt:
+        raise _pending_interrupt.pop()
+    objective.reraise()
+    raise RuntimeError(f"fastgrad kernel failed with status {status}")
+
+
+def make_python_objective(f, tuple args, Py_ssize_t n, tuple out_shape=()):
+    """Wrap a Python callable ``f(x, *args)`` for the kernels."""
+    return PyObjective(f, args, n, out_shape)
+
+
+def make_native_objective(size_t address, size_t user_data, bint with_user_data,
+                          Py_ssize_t n, keepalive=None):
+    """Wrap a C function pointer ``double (int, double *[, void *])`` for the kernels."""
+    return NativeObjective(address, user_data, with_user_data, n, keepalive)
+
+
+def evaluate_at(objective, double[::1] x):
+    """f(x) as a float64 array of shape (m,), through the same path the kernels use."""
+    cdef Objective *obj = _objective_ptr(objective)
+    out = np.empty(obj.m, dtype=np.float64)
+    cdef double[::1] o = out
+    cdef int st
+    if obj.kind == OBJ_PYTHON:
+        st = evaluate(obj, &x[0], &o[0])
+    else:
+        with nogil:
+            st = evaluate(obj, &x[0], &o[0])
+    _raise_status(st, objective)
+    return out
+
+
+def finite_differences(objective, double[::1] x, const double[::1] h,
+                       const Py_ssize_t[::1] coords, const signed char[::1] sid,
+                       f0=None, int nthreads=1):
+    """First derivatives along the coordinates ``coords``: an array (len(coords), m).
+
+    Parameters
+    ----------
+    objective : PyObjective or NativeObjective
+    x : float64 array (n,), the point; a private copy the kernel may perturb.
+    h : float64 array (n,), representable steps (chosen by ``fastgrad._steps``).
+    coords : intp array, the coordinates to differentiate.
+    sid : int8 array (n,), the stencil id of each coordinate.
+    f0 : float64 array (m,) or None, f(x); required when a stencil uses the centre.
+    nthreads : int, threads over coordinates (native objectives only).
+    """
+    cdef Objective *obj = _objective_ptr(objective)
+    out = np.empty((coords.shape[0], obj.m), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    cdef double[::1] f0v
+    cdef const double *pf0 = NULL
+    cdef double[::1] fv = np.empty(obj.m, dtype=np.float64)
+    cdef int st
+    if f0 is not None:
+        f0v = f0
+        pf0 = &f0v[0]
+    if coords.shape[0] == 0:
+        return out
+    if obj.kind == OBJ_PYTHON:
+        st = fd_serial(obj, &x[0], &fv[0], pf0, coords, h, sid, o)
+    elif nthreads > 1:
+        with nogil:
+            st = fd_parallel(obj, x, pf0, coords, h, sid, o, nthreads)
+    else:
+        with nogil:
+            st = fd_serial(obj, &x[0], &fv[0], pf0, coords, h, sid, o)
+    _raise_status(st, objective)
+    return out
+
+
+def hessian_from_f(objective, double[::1] x, const double[::1] h, double f0,
+                   int nthreads=1):
+    """Hessian of a scalar f from f alone (upper triangle computed, then mirrored)."""
+    cdef Objective *obj = _objective_ptr(objective)
+    cdef Py_ssize_t n = x.shape[0], i, j
+    out = np.zeros((n, n), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    cdef int st
+    if obj.kind == OBJ_PYTHON:
+        st = hess_serial(obj, &x[0], f0, h, o)
+    elif nthreads > 1:
+        with nogil:
+            st = hess_parallel(obj, x, f0, h, o, nthreads)
+    else:
+        with nogil:
+            st = hess_serial(obj, &x[0], f0, h, o)
+    _raise_status(st, objective)
+    for i in range(n):
+        for j in range(i):
+            o[i, j] = o[j, i]
+    return out
+
+
+def directional(objective, const double[::1] x, const double[::1] direction, double step,
+                int stencil, f0=None):
+    """Derivative of f along ``direction`` with the given stencil and step."""
+    cdef Objective *obj = _objective_ptr(objective)
+    cdef const Stencil *s = &STENCILS[stencil]
+    cdef Py_ssize_t n = x.shape[0], k
+    cdef double[::1] xbuf = np.empty(n, dtype=np.float64)
+    cdef double fv, acc = 0.0
+    cdef int j, st = EVAL_OK
+    for j in range(s.npts):
+        if s.offset[j] == 0.0:
+            acc += s.weight[j] * <double>f0
+            continue
+        for k in range(n):
+            xbuf[k] = x[k] + (s.offset[j] * step) * direction[k]
+        if obj.kind == OBJ_PYTHON:
+            st = evaluate(obj, &xbuf[0], &fv)
+        else:
+            with nogil:
+                st = evaluate(obj, &xbuf[0], &fv)
+        if st != EVAL_OK:
+            break
+        acc += s.weight[j] * fv
+    _raise_status(st, objective)
+    return acc / step
+
+
+def capsule_pointers(capsule):
+    """(function address, context address) of a LowLevelCallable's PyCapsule."""
+    cdef const char *name = PyCapsule_GetName(capsule)
+    cdef void *fn = PyCapsule_GetPointer(capsule, name)
+    cdef void *ctx = PyCapsule_GetContext(capsule)
+    return <size_t>fn, <size_t>ctx

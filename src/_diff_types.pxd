@@ -1,0 +1,54 @@
+# Types shared by the finite-difference kernels (cimported by _diff.pyx).
+#
+# The objective f as the finite-difference kernels see it.
+#
+# A Python callable or a native C function is wrapped once, by the Python API, into an
+# ``Objective`` struct.  The kernels only ever call ``evaluate``: for a native f it is a
+# plain C call (no GIL, no Python object); for a Python f it takes the GIL, hands f a
+# fresh NumPy array holding the point and converts what f returns.  An exception raised
+# by f is stored on the ``PyObjective`` and the status ``EVAL_ERROR`` is returned, so the
+# kernel can stop cleanly; the API re-raises the exception unchanged.
+
+# The C signatures accepted for native objectives; the same shapes as the
+# ``scipy.LowLevelCallable`` signatures ``double (int, double *)`` and
+# ``double (int, double *, void *)``.
+ctypedef double (*objective_t)(int n, double *x, void *user_data) noexcept nogil
+ctypedef double (*objective_nouser_t)(int n, double *x) noexcept nogil
+
+cdef enum:
+    OBJ_PYTHON = 0
+    OBJ_NATIVE = 1
+    OBJ_NATIVE_NOUSER = 2
+
+cdef enum:
+    EVAL_OK = 0
+    EVAL_ERROR = 1        # f raised; the exception is stored on the PyObjective
+    EVAL_NOMEM = 2        # a scratch buffer could not be allocated
+    EVAL_INTERRUPT = 3    # a signal handler raised (Ctrl-C) between chunks
+
+cdef struct Objective:
+    int kind
+    int n                 # length of x
+    Py_ssize_t m          # number of values one evaluation returns (1 for a gradient)
+    void *fn              # objective_t or objective_nouser_t for native objectives
+    void *user_data       # passed through to objective_t
+    void *pyobj           # borrowed PyObjective for Python objectives
+    long long nfev        # evaluations made (serial kernels only; parallel ones add up per thread)
+
+# A first-derivative stencil: d/dt f(x + t e) ~ sum_j weight[j] * f(x + offset[j] * h e) / h.
+# An offset of 0 means "f at the centre", which the kernels evaluate once and reuse.
+cdef struct Stencil:
+    int npts
+    double offset[7]
+    double weight[7]
+
+# Stencil ids; the table lives in _diff.pyx and is the only copy of these coefficients.
+cdef enum:
+    ST_CENTRAL2 = 0
+    ST_CENTRAL4 = 1
+    ST_CENTRAL6 = 2
+    ST_FORWARD1 = 3
+    ST_BACKWARD1 = 4
+    ST_FORWARD2 = 5
+    ST_BACKWARD2 = 6
+    N_STENCILS = 7

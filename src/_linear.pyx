@@ -1,0 +1,277 @@
+"""Analytic losses, gradients and the batch gradient-descent loop of fastgrad
+(compiled as ``fastgrad._linear``).
+
+Called only by ``fastgrad._api``, which has checked shapes, dtypes and values and
+converted y, w and sample weights to X's dtype (float32 or float64, one fused source).
+
+Layer 1, per-sample helpers (``noexcept nogil``): ``dot``, ``log1pexp``, ``sigmoid``,
+``sample_loss_grad``.
+Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (residual,
+loss and gradient together, X read once); ``full_pass`` runs it over fixed row blocks,
+in parallel when asked, and adds the block partial sums in block order, so the result
+does not depend on the number of threads; ``fit_epochs`` is the gradient-descent loop.
+Layer 3, the ``def`` entry points ``loss_grad`` and ``fit``.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+from cpython.exc cimport PyErr_CheckSignals
+from libc.math cimport exp, log1p, sqrt, isfinite
+
+cnp.import_array()
+
+cdef enum:
+    LOSS_MSE = 0
+    LOSS_LOGISTIC = 1
+
+cdef enum:
+    FIT_RUNNING = 0
+    FIT_CONVERGED = 1
+    FIT_MAX_EPOCHS = 2
+    FIT_DIVERGED = 3
+    FIT_STOPPED = 4
+
+# Rows per block: a block holds about BLOCK_ELEMS elements of X (64 KiB of float64),
+# so the second use of a row (the gradient update) finds it in L1/L2 cache.
+cdef enum:
+    BLOCK_ELEMS = 8192
+
+LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC}
+STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
+          FIT_DIVERGED: "diverged", FIT_STOPPED: "stopped"}
+
+
+# --------------------------------------------------------------------------- layer 1
+cdef inline double dot(const floating *a, const floating *b, Py_ssize_t d) noexcept nogil:
+    """a . b accumulated in double with four independent sums (no -ffast-math needed)."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= d:
+        s0 += <double>a[j] * b[j]
+        s1 += <double>a[j + 1] * b[j + 1]
+        s2 += <double>a[j + 2] * b[j + 2]
+        s3 += <double>a[j + 3] * b[j + 3]
+        j += 4
+    while j < d:
+        s0 += <double>a[j] * b[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double log1pexp(double z) noexcept nogil:
+    """log(1 + exp(z)) without overflow for any finite z."""
+    if z > 0.0:
+        return z + log1p(exp(-z))
+    return log1p(exp(z))
+
+
+cdef inline double sigmoid(double z) noexcept nogil:
+    """1 / (1 + exp(-z)) without overflow for any finite z."""
+    cdef double e
+    if z >= 0.0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
+
+
+cdef inline double sample_loss_grad(int kind, double z, double y, double *dz) noexcept nogil:
+    """Loss of one sample at raw prediction z; its derivative in z goes to dz[0]."""
+    cdef double r
+    if kind == LOSS_MSE:
+        r = z - y
+        dz[0] = 2.0 * r
+        return r * r
+    # binary cross-entropy of sigmoid(z) against y in [0, 1]
+    dz[0] = sigmoid(z) - y
+    return log1pexp(z) - y * z
+
+
+# --------------------------------------------------------------------------- layer 2
+cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
+                       const floating *sw, const floating *w, double b,
+                       Py_ssize_t r0, Py_ssize_t r1,
+                       double *gw_out, double *gb_out) noexcept nogil:
+    """Rows r0:r1: returns sum_i sw_i loss_i, writes sum_i sw_i dloss_i/dz x_i to gw_out
+    (length d, overwritten) and sum_i sw_i dloss_i/dz to gb_out."""
+    cdef Py_ssize_t i, j, d = X.shape[1]
+    cdef double z, g, l, loss = 0.0, gb = 0.0
+    cdef const floating *xi
+    for j in range(d):
+        gw_out[j] = 0.0
+    for i in range(r0, r1):
+        xi = &X[i, 0]
+        z = dot(xi, w, d) + b
+        l = sample_loss_grad(kind, z, y[i], &g)
+        if sw != NULL:
+            l *= sw[i]
+            g *= sw[i]
+        loss += l
+        gb += g
+        for j in range(d):
+            gw_out[j] += g * xi[j]
+    gb_out[0] = gb
+    return loss
+
+
+cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
+                      const floating *sw, const floating *w, double b,
+                      double[:, ::1] partial, double *gw_out, double *gb_out,
+                      int nthreads) noexcept nogil:
+    """One pass over all of X. ``partial`` is scratch of shape (n_blocks, d + 2).
+    Returns sum sw_i loss_i; gw_out (d) and gb_out get the summed gradient terms."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], nb = partial.shape[0]
+    cdef Py_ssize_t rows = (n + nb - 1) // nb, k, j, r0, r1
+    cdef double loss = 0.0, gb = 0.0
+    if nthreads > 1:
+        for k in prange(nb, num_threads=nthreads, schedule="static"):
+            r0 = k * rows
+            r1 = min(r0 + rows, n)
+            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1,
+                                       &partial[k, 0], &partial[k, d + 1])
+    else:
+        for k in range(nb):
+            r0 = k * rows
+            r1 = min(r0 + rows, n)
+            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1,
+                                       &partial[k, 0], &partial[k, d + 1])
+    for j in range(d):
+        gw_out[j] = 0.0
+    for k in range(nb):
+        loss += partial[k, d]
+        gb += partial[k, d + 1]
+        for j in range(d):
+            gw_out[j] += partial[k, j]
+    gb_out[0] = gb
+    return loss
+
+
+cdef double penalised(int kind, const floating[:, ::1] X, const floating[::1] y,
+                      const floating *sw, double inv_sumw, double l2,
+                      const floating *w, double b, double[:, ::1] partial,
+                      double *gw, double *gb, int nthreads) noexcept nogil:
+    """Loss and gradient of the weighted mean loss plus l2 * ||w||^2 (b not penalised)."""
+    cdef Py_ssize_t j, d = X.shape[1]
+    cdef double loss = full_pass(kind, X, y, sw, w, b, partial, gw, gb, nthreads) * inv_sumw
+    gb[0] *= inv_sumw
+    for j in range(d):
+        gw[j] = gw[j] * inv_sumw + 2.0 * l2 * w[j]
+        loss += l2 * (<double>w[j]) * w[j]
+    return loss
+
+
+cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
+                    const floating *sw, double inv_sumw, double l2, double lr,
+                    double max_norm, double tol, bint fit_intercept,
+                    floating[::1] w, double *b, double[::1] gw, double[:, ::1] partial,
+                    double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
+                    Py_ssize_t *n_done, double *gnorm, int nthreads) noexcept nogil:
+    """Epochs e0:e1 of batch gradient descent; returns a FIT_* status.
+
+    Each epoch: fused loss/gradient pass, stop if the loss or gradient is non-finite
+    (diverged) or the unclipped norm is below tol (converged), clip (dw, db) to
+    max_norm, update.  An update that would make w or b non-finite is not applied.
+    """
+    cdef Py_ssize_t e, j, d = X.shape[1]
+    cdef double loss, gb, norm2, scale, nb
+    cdef bint ok
+    for e in range(e0, e1):
+        loss = penalised(kind, X, y, sw, inv_sumw, l2, &w[0], b[0], partial,
+                         &gw[0], &gb, nthreads)
+        norm2 = 0.0
+        for j in range(d):
+            norm2 += gw[j] * gw[j]
+        if fit_intercept:
+            norm2 += gb * gb
+        gnorm[0] = sqrt(norm2)
+        if not (isfinite(loss) and isfinite(gnorm[0])):
+            return FIT_DIVERGED
+        if tol >= 0.0 and gnorm[0] < tol:
+            return FIT_CONVERGED
+        history[e] = loss
+        scale = lr
+        if max_norm > 0.0 and gnorm[0] > max_norm:
+            scale = lr * (max_norm / gnorm[0])
+        ok = True
+        for j in range(d):
+            ok = ok and isfinite(w[j] - scale * gw[j])
+        nb = b[0] - scale * gb if fit_intercept else b[0]
+        if not (ok and isfinite(nb)):
+            return FIT_DIVERGED
+        for j in range(d):
+            w[j] = <floating>(w[j] - scale * gw[j])
+        b[0] = nb
+        n_done[0] = e + 1
+    return FIT_RUNNING
+
+
+# --------------------------------------------------------------------------- layer 3
+def n_blocks(Py_ssize_t n, Py_ssize_t d):
+    """Number of fixed row blocks a pass over an (n, d) X uses."""
+    cdef Py_ssize_t rows = max(1, BLOCK_ELEMS // max(d, 1))
+    return max(1, (n + rows - 1) // rows)
+
+
+def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
+              const floating[::1] w, double b, sample_weight, double inv_sumw,
+              double l2, bint want_grad=True, int nthreads=1):
+    """(loss, dw, db) of the weighted mean loss + l2 ||w||^2; dw in X's dtype."""
+    cdef int kind = LOSSES[loss]
+    cdef Py_ssize_t d = X.shape[1]
+    cdef double[:, ::1] partial = np.empty((n_blocks(X.shape[0], d), d + 2))
+    cdef double[::1] gw = np.empty(d)
+    cdef double gb, value
+    cdef const floating[::1] swv
+    cdef const floating *psw = NULL
+    if sample_weight is not None:
+        swv = sample_weight
+        psw = &swv[0]
+    with nogil:
+        value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial,
+                          &gw[0], &gb, nthreads)
+    if not want_grad:
+        return value, None, None
+    dtype = np.float32 if floating is float else np.float64
+    return value, np.asarray(gw).astype(dtype, copy=False), gb
+
+
+def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight,
+        double inv_sumw, floating[::1] w, double b, double lr, Py_ssize_t epochs,
+        double max_norm, double tol, double l2, bint fit_intercept,
+        Py_ssize_t chunk, int nthreads, progress=None):
+    """Run batch gradient descent; ``w`` is updated in place (a private copy).
+
+    The loop runs without the GIL in chunks of ``chunk`` epochs; between chunks
+    it takes the GIL to honour Ctrl-C and to call ``progress(epoch, loss, w, b)``,
+    which may return True to stop.  Returns (b, history, n_epochs, grad_norm, status).
+    """
+    cdef int kind = LOSSES[loss]
+    cdef Py_ssize_t d = X.shape[1], e0 = 0, e1, n_done = 0
+    cdef double[:, ::1] partial = np.empty((n_blocks(X.shape[0], d), d + 2))
+    cdef double[::1] gw = np.empty(d)
+    history_arr = np.empty(epochs, dtype=np.float64)
+    cdef double[::1] history = history_arr
+    cdef double gnorm = np.nan, bb = b
+    cdef int status = FIT_RUNNING
+    cdef const floating[::1] swv
+    cdef const floating *psw = NULL
+    if sample_weight is not None:
+        swv = sample_weight
+        psw = &swv[0]
+    if epochs == 0:
+        return b, history_arr, 0, gnorm, STATUS[FIT_MAX_EPOCHS]
+    while status == FIT_RUNNING and e0 < epochs:
+        e1 = min(e0 + chunk, epochs)
+        with nogil:
+            status = fit_epochs(kind, X, y, psw, inv_sumw, l2, lr, max_norm, tol,
+                                fit_intercept, w, &bb, gw, partial, history, e0, e1,
+                                &n_done, &gnorm, nthreads)
+        e0 = e1
+        PyErr_CheckSignals()
+        if progress is not None and status == FIT_RUNNING and n_done > 0:
+            if progress(n_done, history[n_done - 1], np.asarray(w), bb):
+                status = FIT_STOPPED
+    if status == FIT_RUNNING:
+        status = FIT_MAX_EPOCHS
+    return bb, history_arr[:n_done].copy(), n_done, gnorm, STATUS[status]
