@@ -2,8 +2,9 @@
 Hessians and gradient checks.
 
 Each function checks its inputs once (``fastgrad._validation``), takes its steps from
-``fastgrad._steps``, wraps f (``fastgrad._objectives``) and calls one kernel of
-``fastgrad._diff``.  No loop over coordinates runs in Python.
+``fastgrad._steps``, wraps f in the evaluation mode asked for (``fastgrad._modes``:
+Python, native C, vectorized, threads, processes, cluster executors) and runs one
+kernel of ``fastgrad._diff``.  No loop over coordinates runs in Python.
 """
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _diff, _steps
-from ._objectives import make_objective
-from ._results import GradientCheck
-from ._validation import (as_point, as_vector, check_args, check_callable, check_method,
-                          check_nonnegative)
+from ._modes import Evaluator
+from ._results import DerivativeResult, GradientCheck
+from ._validation import (as_bounds, as_point, as_vector, check_args, check_callable,
+                          check_method, check_nonnegative)
 
 __all__ = ["numerical_gradient", "partial_derivative", "directional_derivative",
            "jacobian", "hessian", "check_gradient"]
@@ -26,10 +27,13 @@ ArrayLike = Any
 _STENCIL = {("central", 2): _diff.ST["central2"], ("central", 4): _diff.ST["central4"],
             ("central", 6): _diff.ST["central6"], ("forward", 2): _diff.ST["forward1"],
             ("backward", 2): _diff.ST["backward1"]}
-
-
-def _accuracy_order(method: str, order: int) -> int:
-    return order if method == "central" else 1
+#: Accuracy order and sum of |weights| of each stencil id.
+_ORDER = np.array([2, 4, 6, 1, 1, 2, 2])
+_WSUM = np.array([1.0, 1.5, 1.5 + 1 / 30, 2.0, 2.0, 4.0, 4.0])
+#: Adaptive steps: start at ADAPTIVE_START * EPS**(1/7) * max(1, |x|), shrink by
+#: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels.
+ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
+_METHODS = ("central", "forward", "backward", "complex")
 
 
 def _warn_nonfinite(values: np.ndarray, what: str) -> None:
@@ -44,54 +48,193 @@ def _warn_nonfinite(values: np.ndarray, what: str) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
-def _first_derivatives(f: Any, x: np.ndarray, eps: float, h: Any, method: str, order: int,
-                       args: tuple, coords: np.ndarray, out_shape: tuple,
-                       name: str = "f", f0: np.ndarray | None = None) -> np.ndarray:
-    """Shared by the gradient, partial-derivative and Jacobian entry points."""
-    steps = _steps.first_derivative_steps(x, h, eps, _accuracy_order(method, order))
-    obj = make_objective(f, args, x.shape[0], out_shape, name=name,
-                         allow_native=out_shape == ())
+def _complex(ev: Evaluator, x: np.ndarray, h: Any, coords: np.ndarray) -> tuple:
+    """Complex-step derivatives Im f(x + i h e_k) / h, one evaluation per coordinate."""
+    if ev.native:
+        raise ValueError("method='complex' needs a Python `f` that accepts complex x")
+    steps = _steps.complex_steps(x, h)
+    k = coords.shape[0]
+    points = np.repeat(x[None, :].astype(np.complex128), k, axis=0)
+    points[np.arange(k), coords] += 1j * steps[coords]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            results = ev.raw(points)
+    except (TypeError, np.exceptions.ComplexWarning) as exc:
+        raise TypeError("`f` does not accept complex input, which method='complex' needs "
+                        f"(f must be analytic and written with complex-safe operations): {exc}"
+                        ) from exc
+    out = np.empty((k, ev.m))
+    for j, r in enumerate(results):
+        a = np.asarray(r)
+        if a.dtype.kind != "c":
+            raise TypeError("`f` returned a real value at a complex point; method='complex' "
+                            "needs f to keep the imaginary part (no abs, real casts or "
+                            "real-only functions)")
+        if a.shape != ev.out_shape:
+            raise ValueError(f"`f` must return shape {ev.out_shape}, got shape {a.shape}")
+        out[j] = a.imag.reshape(-1) / steps[coords[j]]
+    return out, None, k, steps
+
+
+def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
+              bounds: Any) -> tuple:
+    """Order-6 central differences on a shrinking sequence of steps, per coordinate.
+
+    Level l uses h_l = h_0 / ADAPTIVE_RATIO**l.  The change between consecutive levels
+    estimates the error; a coordinate stops when that change grows again (rounding has
+    taken over) or at the last level, and keeps the value with the smallest change.
+    """
+    sid = np.full(x.shape[0], _diff.ST["central6"], dtype=np.int8)
+    base = ADAPTIVE_START * _steps.relative_step(eps, "first", 6) * np.maximum(1.0, np.abs(x))
+    if bounds is not None:
+        room = np.minimum(bounds[1] - x, x - bounds[0]) / 3.0
+        base = np.where(room > 0, np.minimum(base, room), base)
+
+    def level(h: np.ndarray, idx: np.ndarray) -> tuple:
+        st = _steps.representable(x, h)
+        if bounds is not None:
+            st, s = _steps.bounded_plan(x, st, sid, *bounds)
+        else:
+            s = sid
+        sub = coords[idx]
+        return ev.run(lambda obj, nt: _diff.finite_differences(obj, x, st, sub, s, None, nt),
+                      count=True), st
+
+    (prev, nfev), steps = level(base, np.arange(coords.shape[0]))
+    k = coords.shape[0]
+    best = prev.copy()
+    best_err = np.full(k, np.inf)
+    best_step = steps[coords].copy()
+    last_err = np.full(k, np.inf)
+    active = np.arange(k)
+    for lev in range(1, ADAPTIVE_LEVELS + 1):
+        if active.size == 0:
+            break
+        (cur, nf), steps = level(base / ADAPTIVE_RATIO ** lev, active)
+        nfev += nf
+        err = np.max(np.abs(cur - prev[active]), axis=1)
+        better = err < best_err[active]
+        upd = active[better]
+        best[upd] = cur[better]
+        best_err[upd] = err[better]
+        best_step[upd] = steps[coords[upd]]
+        prev[active] = cur
+        grown = err > last_err[active]
+        last_err[active] = err
+        tiny = err <= 4 * eps * np.max(np.abs(cur), axis=1)
+        active = active[~(grown | tiny)]
+    return best, np.broadcast_to(best_err[:, None], best.shape).copy(), nfev, best_step
+
+
+def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order: int,
+           coords: np.ndarray, bounds: Any, full_output: bool,
+           f0: np.ndarray | None = None) -> tuple:
+    """First derivatives along `coords`, shape (len(coords), m).
+
+    Returns (values, error or None, nfev, steps).
+    """
+    if method == "complex":
+        return _complex(ev, x, h, coords)
+    if isinstance(h, str):
+        if h != "adaptive":
+            raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
+        if method != "central":
+            raise ValueError("`h='adaptive'` works with method='central'")
+        return _adaptive(ev, x, eps, coords, bounds)
+    steps = _steps.first_derivative_steps(x, h, eps, order if method == "central" else 1)
     sid = np.full(x.shape[0], _STENCIL[(method, order)], dtype=np.int8)
-    if f0 is None and _diff.STENCIL_USES_CENTER[sid[0]]:
-        f0 = _diff.evaluate_at(obj, x)
-    return _diff.finite_differences(obj, x, steps, coords, sid, f0)
+    if bounds is not None:
+        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds)
+    uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
+    nfev = 0
+    if f0 is None and (uses_center or full_output):
+        f0 = ev.at(x)
+        nfev = 1
+
+    def kernel(st: np.ndarray) -> Callable[[Any, int], np.ndarray]:
+        return lambda obj, nt: _diff.finite_differences(
+            obj, x, st, coords, sid, f0 if uses_center else None, nt)
+
+    if not full_output:
+        values, n1 = ev.run(kernel(steps), count=True)
+        return values, None, nfev + n1, steps
+    values, n1 = ev.run(kernel(steps), count=True)
+    half = _steps.representable(x, steps / 2)
+    values2, n2 = ev.run(kernel(half), count=True)
+    p = _ORDER[sid[coords]][:, None].astype(float)
+    trunc = np.abs(values - values2) * (2.0 ** p / (2.0 ** p - 1.0))
+    rounding = (8 * eps * _WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
+                / steps[coords][:, None])
+    return values, 2.0 * trunc + rounding, nfev + n1 + n2, steps
 
 
-def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *,
-                       method: str = "central", order: int = 2, args: tuple = ()) -> np.ndarray:
+def _finish(values: np.ndarray, extra: tuple, full_output: bool, what: str) -> Any:
+    _warn_nonfinite(values, what)
+    if not full_output:
+        return values
+    error, nfev, steps = extra
+    return DerivativeResult(value=values, error=error, nfev=int(nfev), step=steps)
+
+
+def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str | None = None,
+                       *, method: str = "central", order: int = 2, args: tuple = (),
+                       vectorized: bool = False, workers: Any = None, bounds: Any = None,
+                       full_output: bool = False) -> Any:
     """Gradient of a scalar function by finite differences.
 
     Parameters
     ----------
     f : callable or native function
-        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,); or a
-        native C function ``double f(int n, double *x[, void *user_data])`` given as a
-        ``scipy.LowLevelCallable``, a numba ``cfunc`` or a ctypes function pointer, which
-        is then evaluated in C without the GIL.  f receives a fresh array at every call.
+        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,); f receives
+        a fresh array at every call.  Or a native C function
+        ``double f(int n, double *x[, void *user_data])`` given as a
+        ``scipy.LowLevelCallable``, a numba ``cfunc`` or a ctypes function pointer: it is
+        then evaluated in C without the GIL.
     x : array_like, shape (n,)
         Point at which to differentiate; finite, real.
-    h : float or array_like of shape (n,), optional
+    h : float, array_like of shape (n,), or "adaptive", optional
         Absolute step.  Default: ``EPS**(1/3) * max(1, |x_i|)`` for central differences
         (``EPS**(1/5)``, ``EPS**(1/7)`` for order 4, 6), ``sqrt(EPS) * max(1, |x_i|)``
-        for forward/backward ones, EPS the machine epsilon of x's dtype.  The derivative
-        is divided by the representable step ``(x + h) - x``.
-    method : {"central", "forward", "backward"}
+        for forward/backward ones, ``1e-20 * max(1, |x_i|)`` for the complex step; EPS is
+        the machine epsilon of x's dtype.  The derivative is divided by the representable
+        step ``(x + h) - x``.  ``"adaptive"``: order-6 central differences on a
+        shrinking sequence of steps per coordinate, keeping the one whose Richardson
+        change is smallest (relative error near 1e-13 on smooth functions).
+    method : {"central", "forward", "backward", "complex"}
         Central differences cost 2n evaluations (order 2), 4n (order 4) or 6n (order 6);
-        forward/backward ones n + 1 (f(x) once).
+        forward/backward ones n + 1 (f(x) once); the complex step n evaluations at complex
+        points (f must accept complex x), with relative error near machine precision.
     order : {2, 4, 6}
         Accuracy order of the central stencil (3-, 5- or 7-point).
     args : tuple
         Extra positional arguments for f.
+    vectorized : bool
+        f takes a 2-D array of shape (k, n), one point per row, and returns shape (k,).
+        All points are evaluated in as few calls as possible, in chunks of at most
+        16 MiB of points.
+    workers : int or map-like callable, optional
+        1: serial (default).  An int > 1 (or -1 for all CPUs): threads for a native f,
+        a process pool for a Python f (which must then be picklable).  A map-like callable
+        ``map(fun, iterable)`` (``multiprocessing.Pool.map``, ``Executor.map``, a Dask
+        ``Client.get_executor().map``) is used as given.  Results are bitwise identical to
+        serial evaluation.
+    bounds : (lb, ub), optional
+        Scalars or arrays of shape (n,).  f is never evaluated outside [lb, ub]: near a
+        bound the stencil turns one-sided and, if needed, the step shrinks.
+    full_output : bool
+        Return a :class:`DerivativeResult` with the value, a per-entry error estimate,
+        ``nfev`` and the steps used.
 
     Returns
     -------
-    ndarray of float64, shape (n,)
+    ndarray of float64, shape (n,), or DerivativeResult when ``full_output=True``
 
     Raises
     ------
     TypeError, ValueError
-        For a non-callable f, bad x, h, method or order, or f returning something that
-        is not a real scalar.  An exception raised by f propagates unchanged.
+        For a non-callable f, bad x, h, method, order, bounds or workers, or f returning
+        something that is not a real scalar.  An exception raised by f propagates unchanged.
 
     Warns
     -----
@@ -105,14 +248,18 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | Non
     >>> g = numerical_gradient(lambda v: v[0]**2 + v[1]**2, [3.0, 4.0])
     >>> np.allclose(g, [6.0, 8.0])
     True
+    >>> numerical_gradient(lambda v: np.sin(v[0]) * v[1], [0.0, 2.0], method="complex").tolist()
+    [2.0, 0.0]
     """
     x, eps = as_point(x)
-    method, order = check_method(method, order)
+    method, order = check_method(method, order, _METHODS)
     args = check_args(args)
+    bounds = as_bounds(bounds, x)
+    ev = Evaluator(f, args, x.shape[0], vectorized=vectorized, workers=workers)
     coords = np.arange(x.shape[0], dtype=np.intp)
-    grad = _first_derivatives(f, x, eps, h, method, order, args, coords, ())[:, 0]
-    _warn_nonfinite(grad, "gradient")
-    return grad
+    values, err, nfev, steps = _first(ev, x, eps, h, method, order, coords, bounds, full_output)
+    grad = values[:, 0]
+    return _finish(grad, (None if err is None else err[:, 0], nfev, steps), full_output, "gradient")
 
 
 def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float | None = None, *,
@@ -128,7 +275,7 @@ def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float |
         Coordinate index, ``-n <= i < n``.
     h : float, optional
         Absolute step; the default is chosen as in :func:`numerical_gradient`.
-    method : {"central", "forward", "backward"}
+    method : {"central", "forward", "backward", "complex"}
     args : tuple
 
     Returns
@@ -142,7 +289,7 @@ def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float |
     -4.0
     """
     x, eps = as_point(x)
-    method, order = check_method(method, 2)
+    method, order = check_method(method, 2, _METHODS)
     args = check_args(args)
     n = x.shape[0]
     if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
@@ -151,13 +298,14 @@ def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float |
         raise ValueError(f"`i` must be in [{-n}, {n}), got {i}")
     coord = int(i) % n
     if h is not None:
-        h_arr = np.full(n, 1.0)  # only coordinate `coord` is used
+        h_arr = np.ones(n)  # only coordinate `coord` is used
         h_arr[coord] = _steps._check_user_step(h, 1)[0]
         h = h_arr
-    value = _first_derivatives(f, x, eps, h, method, order, args,
-                               np.array([coord], dtype=np.intp), ())[0, 0]
-    _warn_nonfinite(np.array([value]), "partial derivative")
-    return float(value)
+    ev = Evaluator(f, args, n)
+    values = _first(ev, x, eps, h, method, order, np.array([coord], dtype=np.intp),
+                    None, False)[0]
+    _warn_nonfinite(values[0], "partial derivative")
+    return float(values[0, 0])
 
 
 def directional_derivative(f: Callable[..., float], x: ArrayLike, direction: ArrayLike,
@@ -203,29 +351,33 @@ def directional_derivative(f: Callable[..., float], x: ArrayLike, direction: Arr
     if normalize:
         u = u / norm
     t = _steps.directional_step(x, u, h, eps, 2)
-    obj = make_objective(f, args, x.shape[0])
-    value = _diff.directional(obj, x, u, t, _diff.ST["central2"])
+    ev = Evaluator(f, args, x.shape[0])
+    value = _diff.directional(ev.obj, x, u, t, _diff.ST["central2"])
     _warn_nonfinite(np.array([value]), "directional derivative")
     return float(value)
 
 
-def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
-             method: str = "central", args: tuple = ()) -> np.ndarray:
+def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | str | None = None, *,
+             method: str = "central", args: tuple = (), vectorized: bool = False,
+             workers: Any = None, bounds: Any = None, full_output: bool = False) -> Any:
     """Jacobian of a vector-valued function by finite differences.
 
     Parameters
     ----------
     f : callable
-        ``f(x, *args) -> array_like of shape (m,)`` (or a scalar).
+        ``f(x, *args) -> array_like of shape (m,)`` (or a scalar).  With
+        ``vectorized=True``, f takes (k, n) and returns (k, m).
     x : array_like, shape (n,)
-    h : float or array_like of shape (n,), optional
+    h : float, array_like of shape (n,), or "adaptive", optional
         As in :func:`numerical_gradient`.
-    method : {"central", "forward", "backward"}
+    method : {"central", "forward", "backward", "complex"}
     args : tuple
+    vectorized, workers, bounds, full_output
+        As in :func:`numerical_gradient`.
 
     Returns
     -------
-    ndarray, shape (m, n)
+    ndarray, shape (m, n), or DerivativeResult when ``full_output=True``
         ``J[k, i] = d f_k / d x_i``.  For a scalar f the shape is (n,), as in
         ``scipy.optimize.approx_derivative``.
 
@@ -243,20 +395,37 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
     True
     """
     x, eps = as_point(x)
-    method, order = check_method(method, 2)
+    method, order = check_method(method, 2, _METHODS)
     args = check_args(args)
+    bounds = as_bounds(bounds, x)
     check_callable(f, "f")
-    probe = _diff.make_python_objective(f, args, x.shape[0], ())
-    f0, out_shape = _diff.evaluate_shape(probe, x)
-    coords = np.arange(x.shape[0], dtype=np.intp)
-    J = _first_derivatives(f, x, eps, h, method, order, args, coords, out_shape,
-                           f0=f0)
-    _warn_nonfinite(J, "Jacobian")
-    return J[:, 0].copy() if out_shape == () else np.ascontiguousarray(J.T)
+    n = x.shape[0]
+    probe = Evaluator(f, args, n, (), vectorized=vectorized, allow_native=False)
+    if vectorized:
+        r = np.asarray(f(x[None, :].copy(), *args))
+        if r.dtype.kind not in "iuf" or r.ndim not in (1, 2) or r.shape[0] != 1:
+            raise ValueError("a vectorized `f` must return real numbers of shape (k,) or "
+                             f"(k, m) for a (k, n) input; got {r.dtype} {r.shape} for k = 1")
+        out_shape = r.shape[1:]
+        f0 = r.reshape(-1).astype(np.float64)
+    else:
+        f0, out_shape = _diff.evaluate_shape(probe.obj, x)
+    ev = Evaluator(f, args, n, tuple(out_shape), vectorized=vectorized, workers=workers,
+                   allow_native=False)
+    coords = np.arange(n, dtype=np.intp)
+    values, err, nfev, steps = _first(ev, x, eps, h, method, order, coords, bounds,
+                                      full_output, f0=f0)
+    if out_shape == ():
+        J, E = values[:, 0].copy(), None if err is None else err[:, 0].copy()
+    else:
+        J, E = np.ascontiguousarray(values.T), None if err is None else np.ascontiguousarray(err.T)
+    return _finish(J, (E, nfev + 1, steps), full_output, "Jacobian")
 
 
 def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *,
-            grad: Callable[..., Any] | None = None, args: tuple = ()) -> np.ndarray:
+            grad: Callable[..., Any] | None = None, args: tuple = (),
+            vectorized: bool = False, workers: Any = None, bounds: Any = None,
+            full_output: bool = False) -> Any:
     """Hessian of a scalar function; the result is exactly symmetric.
 
     Parameters
@@ -271,15 +440,19 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
         ``grad(x, *args) -> array of shape (n,)``.  When given, the Hessian is the
         central-difference Jacobian of grad, symmetrised: 2n calls of grad.
     args : tuple
+    vectorized, workers, bounds, full_output
+        As in :func:`numerical_gradient` (they apply to grad when it is given).
 
     Returns
     -------
-    ndarray, shape (n, n)
+    ndarray, shape (n, n), or DerivativeResult when ``full_output=True``
 
     Notes
     -----
     From f alone: ``(f(x+h_i) - 2 f(x) + f(x-h_i)) / h_i**2`` on the diagonal and the
-    four-point cross stencil off it, upper triangle only: 2n**2 + 1 evaluations.
+    four-point cross stencil off it, upper triangle only: 2n**2 + 1 evaluations.  With
+    bounds, the steps shrink to fit; if x sits on a bound, the Hessian is computed as
+    the (one-sided) Jacobian of the bounded numerical gradient instead.
 
     Examples
     --------
@@ -291,21 +464,44 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
     """
     x, eps = as_point(x)
     args = check_args(args)
+    bounds = as_bounds(bounds, x)
     n = x.shape[0]
+    coords = np.arange(n, dtype=np.intp)
+    if grad is None and bounds is not None:
+        steps = _steps.hessian_steps(x, h, eps)
+        if _steps.bounded_hessian_steps(x, steps, *bounds) is None:
+            # x sits on a bound: differentiate the bounded gradient one-sidedly.
+            check_callable(f, "f")
+
+            def grad(z: np.ndarray, *a: Any) -> np.ndarray:
+                return numerical_gradient(f, z, args=a, vectorized=vectorized, bounds=bounds)
+            h = steps  # second-difference scale for the outer, one-sided differences
+            vectorized = False
     if grad is not None:
         check_callable(grad, "grad")
-        steps = _steps.first_derivative_steps(x, h, eps, 2)
-        obj = make_objective(grad, args, n, (n,), name="grad", allow_native=False)
-        sid = np.full(n, _diff.ST["central2"], dtype=np.int8)
-        J = _diff.finite_differences(obj, x, steps, np.arange(n, dtype=np.intp), sid)
+        ev = Evaluator(grad, args, n, (n,), vectorized=vectorized, workers=workers,
+                       name="grad", allow_native=False)
+        J, err, nfev, steps = _first(ev, x, eps, h, "central", 2, coords, bounds,
+                                     full_output, f0=np.zeros(n) if full_output else None)
         H = 0.5 * (J + J.T)
-    else:
-        steps = _steps.hessian_steps(x, h, eps)
-        obj = make_objective(f, args, n)
-        f0 = float(_diff.evaluate_at(obj, x)[0])
-        H = _diff.hessian_from_f(obj, x, steps, f0)
-    _warn_nonfinite(H, "Hessian")
-    return H
+        E = None if err is None else 0.5 * (err + err.T)
+        return _finish(H, (E, nfev, steps), full_output, "Hessian")
+    ev = Evaluator(f, args, n, vectorized=vectorized, workers=workers)
+    steps = _steps.hessian_steps(x, h, eps)
+    if bounds is not None:
+        steps = _steps.bounded_hessian_steps(x, steps, *bounds)
+    f0 = float(ev.at(x)[0])
+
+    def kernel(st: np.ndarray) -> Callable[[Any, int], np.ndarray]:
+        return lambda obj, nt: _diff.hessian_from_f(obj, x, st, f0, nt)
+
+    H, nfev = ev.run(kernel(steps), count=True)
+    if not full_output:
+        return _finish(H, (None, nfev + 1, steps), False, "Hessian")
+    half = _steps.representable(x, steps / 2)
+    H2, n2 = ev.run(kernel(half), count=True)
+    E = 2.0 * np.abs(H - H2) * 4.0 / 3.0 + 16 * eps * abs(f0) / np.outer(steps, steps)
+    return _finish(H, (E, nfev + n2 + 1, steps), True, "Hessian")
 
 
 def check_gradient(f: Callable[..., float], grad: Callable[..., Any], x: ArrayLike, *,
@@ -349,9 +545,8 @@ def check_gradient(f: Callable[..., float], grad: Callable[..., Any], x: ArrayLi
     numeric = numerical_gradient(f, x, h, args=args)
     xc, _ = as_point(x)
     args = check_args(args)
-    obj = make_objective(grad, args, xc.shape[0], (xc.shape[0],), name="grad",
-                         allow_native=False)
-    analytic = _diff.evaluate_at(obj, xc)
+    ev = Evaluator(grad, args, xc.shape[0], (xc.shape[0],), name="grad", allow_native=False)
+    analytic = ev.at(xc)
     err = np.abs(analytic - numeric)
     allowed = atol + rtol * np.abs(numeric)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -56,7 +56,7 @@ def make_objective(f: Any, args: tuple, n: int, out_shape: tuple = (), name: str
     llc = _low_level(f)
     if llc is None:
         check_callable(f, name)
-        return _diff.make_python_objective(f, args, n, out_shape)
+        return _diff.make_python_objective(f, args, n, out_shape, name)
     if not allow_native:
         raise TypeError(f"`{name}` must be a Python callable here; native objectives are "
                         "supported by numerical_gradient, partial_derivative, "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["GradientCheck", "FitResult", "DescentResult"]
+__all__ = ["GradientCheck", "FitResult", "DescentResult", "DerivativeResult"]
 
 
 def _short(a: np.ndarray, k: int = 4) -> str:
@@ -142,3 +142,32 @@ class DescentResult:
         return (f"DescentResult(status={self.status!r}, converged={self.converged}, "
                 f"n_iter={self.n_iter}, fun={self.fun:.6g}, grad_norm={self.grad_norm:.3g}, "
                 f"x={_short(self.x)})")
+
+
+@dataclass(frozen=True, repr=False)
+class DerivativeResult:
+    """A derivative with its error estimate, returned when ``full_output=True``.
+
+    Attributes
+    ----------
+    value : ndarray
+        The derivative (gradient (n,), Jacobian (m, n) or Hessian (n, n)), the same array
+        the call without ``full_output`` returns.
+    error : ndarray
+        Per-entry estimate of ``|value - exact|``: the Richardson difference between the
+        same stencil at h and h/2, scaled to the stencil's order, plus the rounding error
+        of f's values divided by the step.
+    nfev : int
+        Number of evaluations of f (or of grad) made.
+    step : ndarray
+        The steps used, per coordinate.
+    """
+
+    value: np.ndarray
+    error: np.ndarray
+    nfev: int
+    step: np.ndarray
+
+    def __repr__(self) -> str:
+        return (f"DerivativeResult(value={_short(self.value)}, max_error={float(np.max(self.error)):.3g}, "
+                f"nfev={self.nfev}, shape={self.value.shape})")

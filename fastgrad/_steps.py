@@ -106,3 +106,81 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
         arr = _check_user_step(h, 1)
         t = float(arr[0])
     return t
+
+
+def _stencils():
+    from . import _diff
+    return _diff
+
+
+def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
+                 ub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adapt stencils and steps so that no point leaves [lb, ub].
+
+    A coordinate whose stencil fits keeps it.  Otherwise a central stencil turns into
+    the one-sided second-order one towards the side with more room (a forward or
+    backward one-sided stencil turns around), and the step shrinks to the room there
+    when it must.  Raises ValueError when a coordinate has no room on either side.
+    """
+    d = _stencils()
+    offs = d.STENCIL_OFFSETS
+    steps = steps.copy()
+    sid = sid.copy()
+
+    def fits(s: np.ndarray, h: np.ndarray) -> np.ndarray:
+        lo = np.array([min(offs[k]) for k in s])
+        hi = np.array([max(offs[k]) for k in s])
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (x + lo * h >= lb) & (x + hi * h <= ub)
+
+    bad = ~fits(sid, steps)
+    if not np.any(bad):
+        return steps, sid
+    room_up, room_dn = ub - x, x - lb
+    zero = bad & (room_up <= 0) & (room_dn <= 0)
+    if np.any(zero):
+        raise ValueError("`bounds` leave no room to differentiate at coordinates "
+                         f"{np.flatnonzero(zero)[:10].tolist()} (lb == ub)")
+    one_sided = np.isin(sid, [d.ST["forward1"], d.ST["backward1"]])
+    up = room_up >= room_dn
+    new_sid = np.where(one_sided,
+                       np.where(up, d.ST["forward1"], d.ST["backward1"]),
+                       np.where(up, d.ST["forward2"], d.ST["backward2"])).astype(np.int8)
+    reach = np.where(one_sided, 1.0, 2.0)
+    room = np.where(up, room_up, room_dn)
+    sid = np.where(bad, new_sid, sid).astype(np.int8)
+    steps = np.where(bad, np.minimum(steps, room / reach), steps)
+    steps = representable(x, steps)
+    for _ in range(60):  # rounding can push x + k h one ulp past the bound
+        over = ~fits(sid, steps)
+        if not np.any(over):
+            break
+        steps = np.where(over, steps * (1 - 2.0 ** -20), steps)
+        steps = representable(x, steps)
+    return steps, sid
+
+
+def bounded_hessian_steps(x: np.ndarray, steps: np.ndarray, lb: np.ndarray,
+                          ub: np.ndarray) -> np.ndarray | None:
+    """Hessian steps shrunk so x +- h stays in [lb, ub]; None when x sits on a bound."""
+    room = np.minimum(ub - x, x - lb)
+    if np.any(room <= 0):
+        return None
+    steps = representable(x, np.minimum(steps, room))
+    for _ in range(60):
+        over = (x + steps > ub) | (x - steps < lb)
+        if not np.any(over):
+            break
+        steps = representable(x, np.where(over, steps * (1 - 2.0 ** -20), steps))
+    return steps
+
+
+def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
+    """Steps of the complex-step derivative: 1e-20 * max(1, |x_i|) by default.
+
+    The complex step has no subtractive cancellation, so the step can be tiny and the
+    truncation error O(h**2) vanishes below the rounding error of f itself.
+    """
+    if h is None:
+        return 1e-20 * np.maximum(1.0, np.abs(x))
+    return _check_user_step(h, x.shape[0])

@@ -188,10 +188,38 @@ def check_method(method: Any, order: Any, methods: tuple[str, ...] = METHODS) ->
     if isinstance(order, (bool, np.bool_)) or not isinstance(order, (numbers.Integral,)):
         raise TypeError(f"`order` must be an integer, got {type(order).__name__}")
     order = int(order)
-    if method == "central":
+    if method in ("central",):
         if order not in ORDERS:
             raise ValueError(f"`order` must be one of {ORDERS} for method='central', got {order}")
     elif order != 2:
         raise ValueError(
-            f"`order` applies only to method='central' (one-sided differences are first-order); got order={order}")
+            f"`order` applies only to method='central'; got order={order} with method={method!r}")
     return method, order
+
+
+def as_bounds(bounds: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lb, ub) as float64 arrays of x's length; x must lie inside.  None passes through."""
+    if bounds is None:
+        return None
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise TypeError("`bounds` must be a pair (lb, ub) of scalars or arrays")
+    n = x.shape[0]
+    out = []
+    for name, b in zip(("lb", "ub"), bounds):
+        arr = _as_real_array(b, f"bounds ({name})").astype(np.float64)
+        if arr.ndim == 0:
+            arr = np.full(n, float(arr))
+        if arr.shape != (n,):
+            raise ValueError(f"`bounds` ({name}) must be a scalar or have shape ({n},), "
+                             f"got shape {arr.shape}")
+        if np.any(np.isnan(arr)):
+            raise ValueError(f"`bounds` ({name}) must not contain NaN")
+        out.append(arr)
+    lb, ub = out
+    if np.any(lb > ub):
+        raise ValueError("`bounds` must satisfy lb <= ub")
+    outside = (x < lb) | (x > ub)
+    if np.any(outside):
+        raise ValueError(f"`x` must lie within `bounds`; it is outside at indices "
+                         f"{np.flatnonzero(outside)[:10].tolist()}")
+    return lb, ub

@@ -19,7 +19,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetName, PyCapsule_GetPointer
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from _diff_types cimport *
 
@@ -76,10 +76,12 @@ cdef class PyObjective:
     cdef cnp.npy_intp n
     cdef Py_ssize_t m
     cdef tuple out_shape
+    cdef str name
     cdef Objective c
 
-    def __cinit__(self, f, tuple args, Py_ssize_t n, tuple out_shape):
+    def __cinit__(self, f, tuple args, Py_ssize_t n, tuple out_shape, str name="f"):
         self.f = f
+        self.name = name
         self.args = args
         self.error = None
         self.n = n
@@ -130,34 +132,90 @@ cdef class NativeObjective:
             raise err
 
 
+cdef class RecordObjective:
+    """Stands in for f in a RECORD pass: stores evaluation points lo:hi, returns zeros.
+
+    After the pass, ``count`` is the number of evaluations the kernel made and
+    ``points`` holds rows lo:hi of them, shape (hi - lo, n).
+    """
+    cdef Objective c
+    cdef public object points
+    cdef public object error
+
+    def __cinit__(self, Py_ssize_t n, Py_ssize_t m, Py_ssize_t lo=0, Py_ssize_t hi=0):
+        self.points = np.empty((max(hi - lo, 0), n), dtype=np.float64)
+        self.c.kind = OBJ_RECORD
+        self.c.n = <int>n
+        self.c.m = m
+        self.c.table = <double *>cnp.PyArray_DATA(<cnp.ndarray>self.points)
+        self.c.cursor = 0
+        self.c.lo = lo
+        self.c.hi = hi
+        self.error = None
+
+    @property
+    def count(self):
+        return self.c.cursor
+
+    def reraise(self):
+        pass
+
+
+cdef class ReplayObjective:
+    """Stands in for f in a REPLAY pass: returns precomputed values in order."""
+    cdef Objective c
+    cdef object values
+    cdef public object error
+
+    def __cinit__(self, Py_ssize_t n, values):
+        self.values = np.ascontiguousarray(values, dtype=np.float64)
+        if self.values.ndim != 2:
+            raise ValueError("internal error: replay values must be 2-D")
+        self.c.kind = OBJ_REPLAY
+        self.c.n = <int>n
+        self.c.m = self.values.shape[1]
+        self.c.table = <double *>cnp.PyArray_DATA(<cnp.ndarray>self.values)
+        self.c.cursor = 0
+        self.c.count = self.values.shape[0]
+        self.error = None
+
+    def reraise(self):
+        raise RuntimeError("internal error: the replay pass asked for more values "
+                           "than the record pass produced")
+
+
 cdef Objective *_objective_ptr(obj) except NULL:
     if isinstance(obj, PyObjective):
         return &(<PyObjective>obj).c
     if isinstance(obj, NativeObjective):
         return &(<NativeObjective>obj).c
+    if isinstance(obj, RecordObjective):
+        return &(<RecordObjective>obj).c
+    if isinstance(obj, ReplayObjective):
+        return &(<ReplayObjective>obj).c
     raise TypeError("internal error: not an objective")
 
 
-cdef object _result_array(r):
+cdef object _result_array(r, str name):
     """What f returned, as an array of real numbers; TypeError otherwise."""
     if isinstance(r, (str, bytes)) or r is None:
-        raise TypeError(f"`f` must return a real number, got {type(r).__name__}")
+        raise TypeError(f"`{name}` must return a real number, got {type(r).__name__}")
     a = np.asarray(r)
     if a.dtype.kind not in "iuf":
         raise TypeError(
-            f"`f` must return a real number, got {type(r).__name__} of dtype {a.dtype}")
+            f"`{name}` must return a real number, got {type(r).__name__} of dtype {a.dtype}")
     return a
 
 
 cdef int _convert_result(PyObjective po, r, double *out) except -1:
     """Store what f returned into out[0:m]; raise if it is not what f must return."""
     cdef Py_ssize_t k
-    a = _result_array(r)
+    a = _result_array(r, po.name)
     if a.shape != po.out_shape:
         if po.out_shape == ():
-            raise ValueError(f"`f` must return a scalar, got an array of shape {a.shape}")
+            raise ValueError(f"`{po.name}` must return a scalar, got an array of shape {a.shape}")
         raise ValueError(
-            f"`f` must return an array of shape {po.out_shape}, got shape {a.shape}")
+            f"`{po.name}` must return an array of shape {po.out_shape}, got shape {a.shape}")
     a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
     for k in range(po.m):
         out[k] = (<double *>cnp.PyArray_DATA(<cnp.ndarray>a))[k]
@@ -169,11 +227,11 @@ def evaluate_shape(PyObjective po, const double[::1] x):
 
     Returns (values as float64 array of shape (m,), shape) where shape is () or (m,).
     """
-    a = _result_array(po.f(np.array(x), *po.args))
+    a = _result_array(po.f(np.array(x), *po.args), po.name)
     if a.ndim > 1:
-        raise ValueError(f"`f` must return a scalar or a 1-D array, got shape {a.shape}")
+        raise ValueError(f"`{po.name}` must return a scalar or a 1-D array, got shape {a.shape}")
     if a.ndim == 1 and a.shape[0] == 0:
-        raise ValueError("`f` must return a non-empty array")
+        raise ValueError(f"`{po.name}` must return a non-empty array")
     return np.ascontiguousarray(a, dtype=np.float64).reshape(-1), a.shape
 
 
@@ -204,6 +262,18 @@ cdef inline int evaluate(Objective *obj, double *x, double *out) noexcept nogil:
         return EVAL_OK
     if obj.kind == OBJ_NATIVE_NOUSER:
         out[0] = (<objective_nouser_t>obj.fn)(obj.n, x)
+        return EVAL_OK
+    if obj.kind == OBJ_RECORD:
+        if obj.lo <= obj.cursor < obj.hi:
+            memcpy(&obj.table[(obj.cursor - obj.lo) * obj.n], x, obj.n * sizeof(double))
+        obj.cursor += 1
+        memset(out, 0, obj.m * sizeof(double))
+        return EVAL_OK
+    if obj.kind == OBJ_REPLAY:
+        if obj.cursor >= obj.count:
+            return EVAL_ERROR
+        memcpy(out, &obj.table[obj.cursor * obj.m], obj.m * sizeof(double))
+        obj.cursor += 1
         return EVAL_OK
     with gil:
         return _py_evaluate(<PyObjective>obj.pyobj, x, out)
@@ -403,9 +473,9 @@ cdef _raise_status(int status, objective):
     raise RuntimeError(f"fastgrad kernel failed with status {status}")
 
 
-def make_python_objective(f, tuple args, Py_ssize_t n, tuple out_shape=()):
-    """Wrap a Python callable ``f(x, *args)`` for the kernels."""
-    return PyObjective(f, args, n, out_shape)
+def make_python_objective(f, tuple args, Py_ssize_t n, tuple out_shape=(), str name="f"):
+    """Wrap a Python callable ``f(x, *args)`` for the kernels; ``name`` is used in errors."""
+    return PyObjective(f, args, n, out_shape, name)
 
 
 def make_native_objective(size_t address, size_t user_data, bint with_user_data,
@@ -458,7 +528,7 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
         return out
     if obj.kind == OBJ_PYTHON:
         st = fd_serial(obj, &x[0], &fv[0], pf0, coords, h, sid, o)
-    elif nthreads > 1:
+    elif nthreads > 1 and (obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER):
         with nogil:
             st = fd_parallel(obj, x, pf0, coords, h, sid, o, nthreads)
     else:
@@ -478,7 +548,7 @@ def hessian_from_f(objective, double[::1] x, const double[::1] h, double f0,
     cdef int st
     if obj.kind == OBJ_PYTHON:
         st = hess_serial(obj, &x[0], f0, h, o)
-    elif nthreads > 1:
+    elif nthreads > 1 and (obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER):
         with nogil:
             st = hess_parallel(obj, x, f0, h, o, nthreads)
     else:
@@ -524,3 +594,12 @@ def capsule_pointers(capsule):
     cdef void *fn = PyCapsule_GetPointer(capsule, name)
     cdef void *ctx = PyCapsule_GetContext(capsule)
     return <size_t>fn, <size_t>ctx
+
+
+def call_rows(f, tuple args, points):
+    """[f(row, *args) for row in points], each row a fresh copy; the raw results."""
+    cdef Py_ssize_t k
+    results = []
+    for k in range(points.shape[0]):
+        results.append(f(points[k].copy(), *args))
+    return results

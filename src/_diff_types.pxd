@@ -19,6 +19,13 @@ cdef enum:
     OBJ_PYTHON = 0
     OBJ_NATIVE = 1
     OBJ_NATIVE_NOUSER = 2
+    # The two halves of every batched mode (vectorized f, process pools, cluster
+    # executors): a RECORD pass runs a kernel and stores the points it would evaluate
+    # (rows lo:hi of them); the points are then evaluated in bulk; a REPLAY pass runs the
+    # same kernel again, feeding it the values in the same order.  So all modes share one
+    # copy of each stencil and give bitwise the same result as the serial path.
+    OBJ_RECORD = 3
+    OBJ_REPLAY = 4
 
 cdef enum:
     EVAL_OK = 0
@@ -33,7 +40,10 @@ cdef struct Objective:
     void *fn              # objective_t or objective_nouser_t for native objectives
     void *user_data       # passed through to objective_t
     void *pyobj           # borrowed PyObjective for Python objectives
-    long long nfev        # evaluations made (serial kernels only; parallel ones add up per thread)
+    double *table         # RECORD: points (hi - lo, n); REPLAY: values (count, m)
+    Py_ssize_t cursor     # RECORD / REPLAY: index of the next evaluation
+    Py_ssize_t lo, hi     # RECORD: the rows to store
+    Py_ssize_t count      # REPLAY: number of values in the table
 
 # A first-derivative stencil: d/dt f(x + t e) ~ sum_j weight[j] * f(x + offset[j] * h e) / h.
 # An offset of 0 means "f at the centre", which the kernels evaluate once and reuse.
