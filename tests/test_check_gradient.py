@@ -109,3 +109,11 @@ class TestCheckGradient:
         a, n = res.analytic[3], res.numeric[3]
         assert any(abs(v - a) <= 1e-3 * abs(a) for v in nums), (repr(res), a)
         assert any(abs(v - n) <= 1e-3 * abs(n) for v in nums), (repr(res), n)
+
+    def test_zero_gradient_everywhere_is_ok_without_warnings(self):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = check_gradient(lambda x: 1.0, lambda x: np.zeros(3), np.array([1.0, 2.0, 3.0]))
+        assert res.ok and np.isfinite(res.max_rel_error)

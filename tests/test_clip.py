@@ -110,3 +110,11 @@ class TestClipStructure:
         parts = [np.array([3.0, 4.0]), 12.0]
         clip_by_norm(parts, 1.0)
         assert parts[1] == 12.0
+
+    def test_list_of_floats_stays_list_of_floats(self):
+        out, norm = clip_by_norm([3.0, 4.0], 1.0)
+        assert type(out) is list and all(type(v) is float for v in out)
+
+    def test_list_of_floats_scaled(self):
+        out, norm = clip_by_norm([3.0, 4.0], 1.0)
+        assert_allclose(out, [0.6, 0.8], rtol=1e-15)

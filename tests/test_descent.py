@@ -145,6 +145,7 @@ class TestDescentStopping:
         gradient_descent(bowl, X0, grad=bowl_grad, lr=0.1, epochs=4,
                          callback=lambda x: seen.append(np.array(x, copy=True)))
         iterates = [bowl_iterate(k, 0.1) for k in range(5)]
+        assert seen
         for s in seen:
             assert any(np.allclose(s, it, rtol=1e-13, atol=1e-13) for it in iterates)
 

@@ -238,6 +238,14 @@ class TestGradient:
         text = " ".join(str(w.message) for w in rec if issubclass(w.category, RuntimeWarning))
         assert re.search(r"\b3\b", text) and re.search(r"\b5\b", text), text
 
+    def test_f_may_itself_call_numerical_gradient(self):
+        # d/dx_j of (d trig / dx_0): row 0 of the Hessian, computed by nesting
+        x = np.array([0.4, -2.0, 1.5])
+        inner = lambda z: float(numerical_gradient(trig, z)[0])  # noqa: E731
+        e = np.exp(0.1 * x[0])
+        expected = [e * (0.01 * np.sin(x[0]) + 0.2 * np.cos(x[0]) - np.sin(x[0])), x[2], x[1]]
+        assert_allclose(numerical_gradient(inner, x, 1e-4), expected, rtol=1e-5, atol=1e-5)
+
     def test_finite_f_gives_no_warning(self):
         f, _, x = CASES["rosen"]
         with warnings.catch_warnings():
@@ -305,6 +313,7 @@ class TestDirectional:
         x = CASES["trig"][2]
         v = np.array([1.0, 2.0, -1.0, 0.5])
         directional_derivative(rec, x, v)
+        assert rec.points
         for p in rec.points:
             d = p - x
             # parallel to v: d = t v for one scalar t != 0
@@ -357,6 +366,10 @@ class TestJacobian:
         J = jacobian(lambda z: np.array([f(z)]), x)
         assert_allclose(J, numerical_gradient(f, x)[None, :], rtol=1e-12)
 
+    def test_vector_h(self):
+        J = jacobian(vec_f, self.X, np.array([1e-5, 2e-6]))
+        assert_allclose(J, vec_jac(self.X), rtol=1e-7, atol=1e-8)
+
     def test_args_are_passed(self):
         J = jacobian(lambda z, a: a * z, np.array([1.0, 2.0]), args=(3.0,))
         assert_allclose(J, 3.0 * np.eye(2), rtol=1e-9, atol=1e-9)
@@ -370,6 +383,7 @@ class TestStepSizes:
         x = self.X if x is None else x
         rec = Recorder(sumsq)
         numerical_gradient(rec, x, h, method=method, **kw)
+        assert rec.calls >= len(x)
         return offsets(rec.points, np.asarray(x, dtype=np.float64))
 
     def test_central_default_step(self):
