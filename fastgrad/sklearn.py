@@ -1,0 +1,430 @@
+"""scikit-learn estimators over fastgrad's compiled gradient-descent fits.
+
+``GDRegressor`` wraps :func:`fastgrad.fit_linear_regression` and ``GDClassifier``
+(binary) wraps :func:`fastgrad.fit_logistic_regression`.  They are thin: input is checked
+with scikit-learn's own ``validate_data`` (so pipelines, ``GridSearchCV``, pandas column
+names and ``check_estimator`` behave as for any scikit-learn estimator), then one compiled
+fit runs.  Nothing is standardised for you; put a ``StandardScaler`` in front in a
+``Pipeline`` when the features have very different scales.
+
+scikit-learn is an optional dependency (``pip install fastgrad[sklearn]``): ``import
+fastgrad`` does not import it, this module does.
+
+>>> import numpy as np
+>>> from fastgrad.sklearn import GDRegressor
+>>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = 2 * X[:, 0] + 1
+>>> reg = GDRegressor(lr=0.1, epochs=5000, tol=1e-10).fit(X, y)
+>>> np.round(reg.coef_, 4).tolist(), round(reg.intercept_, 4)
+([2.0], 1.0)
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._losses import fit_linear_regression, fit_logistic_regression
+from ._results import FitResult
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn: the same check as a method
+    def _validate_data(estimator: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return estimator._validate_data(*args, **kwargs)
+
+__all__ = ["GDRegressor", "GDClassifier"]
+
+ArrayLike = Any
+
+#: X is fitted in its own precision when it is float32 or float64; anything else -> float64.
+_DTYPES = [np.float64, np.float32]
+
+
+class _GDBase(BaseEstimator):
+    """The fit and the linear output shared by the two estimators."""
+
+    lr: float
+    epochs: int
+    max_norm: float | None
+    tol: float | None
+    l2: float
+    fit_intercept: bool
+
+    def _fit_result(self, X: np.ndarray, y: np.ndarray,
+                    sample_weight: ArrayLike | None, logistic: bool) -> FitResult:
+        fit = fit_logistic_regression if logistic else fit_linear_regression
+        result = fit(X, y, lr=self.lr, epochs=self.epochs, max_norm=self.max_norm,
+                     tol=self.tol, l2=self.l2, sample_weight=sample_weight,
+                     fit_intercept=bool(self.fit_intercept))
+        if self.tol is not None and result.status == "max_epochs":
+            warnings.warn(
+                f"{type(self).__name__} did not converge in {result.n_epochs} epochs: the "
+                f"gradient norm is {result.grad_norm:.3g} > tol={self.tol:g}. Increase "
+                "epochs or lr, or scale the features (e.g. StandardScaler in a Pipeline).",
+                ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = result.n_epochs
+        self.loss_history_ = result.loss_history
+        return result
+
+    def _linear_output(self, X: ArrayLike) -> np.ndarray:
+        check_is_fitted(self)
+        X = _validate_data(self, X, dtype=_DTYPES, reset=False)
+        w = np.ravel(self.coef_).astype(X.dtype, copy=False)
+        b = X.dtype.type(np.ravel(self.intercept_)[0])
+        return X @ w + b
+
+
+class GDRegressor(RegressorMixin, _GDBase):
+    """Least-squares linear regression fitted by compiled batch gradient descent.
+
+    A scikit-learn estimator over :func:`fastgrad.fit_linear_regression`: it minimises
+    ``sum_i s_i (x_i . w + b - y_i)**2 / sum_i s_i + l2 * ||w||**2`` (``s`` the sample
+    weights, 1 by default) by full-batch gradient descent, the whole loop in one compiled
+    call.
+
+    Parameters
+    ----------
+    lr : float, default=0.01
+        Learning rate, > 0.  Gradient descent on the mean squared error is stable for
+        ``lr < 1 / lambda_max(X'X / n)`` (with a column of ones when fitting the
+        intercept); scale the features if it diverges.
+    epochs : int, default=1000
+        Maximum number of full-batch updates.
+    max_norm : float, optional
+        Clip the global L2 norm of the gradient to this value before each update.
+    tol : float or None, default=1e-4
+        Stop when the (unclipped) gradient norm falls below tol.  None runs all epochs.
+        A ``ConvergenceWarning`` is issued when tol is set and not reached.
+    l2 : float, default=0.0
+        L2 penalty ``l2 * ||w||**2`` on the weights (the intercept is not penalised).
+        ``Ridge(alpha)`` corresponds to ``l2 = alpha / n_samples``.
+    fit_intercept : bool, default=True
+        Fit ``intercept_``; when False it stays 0.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Fitted weights, in X's precision (float32 or float64).
+    intercept_ : float
+        Fitted intercept.
+    n_iter_ : int
+        Number of updates made.
+    loss_history_ : ndarray of shape (n_iter_,)
+        The loss before each update.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X had string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    fastgrad.fit_linear_regression : the function this estimator calls.
+    GDClassifier : logistic regression, the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad.sklearn import GDRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); y = X @ [1.0, -2.0, 0.5] + 0.3
+    >>> reg = GDRegressor(lr=0.1, epochs=500, tol=1e-8).fit(X, y)
+    >>> np.round(reg.coef_, 4).tolist(), round(reg.intercept_, 4)
+    ([1.0, -2.0, 0.5], 0.3)
+    >>> round(reg.score(X, y), 6)
+    1.0
+    """
+
+    def __init__(self, *, lr: float = 0.01, epochs: int = 1000,
+                 max_norm: float | None = None, tol: float | None = 1e-4,
+                 l2: float = 0.0, fit_intercept: bool = True) -> None:
+        self.lr = lr
+        self.epochs = epochs
+        self.max_norm = max_norm
+        self.tol = tol
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> GDRegressor:
+        """Fit the weights by gradient descent.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training data; float32 and float64 are fitted in their own precision.
+        y : array_like of shape (n_samples,)
+            Targets.
+        sample_weight : array_like of shape (n_samples,), optional
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : GDRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For empty, non-finite or inconsistent input, or bad parameters.
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDRegressor
+        >>> GDRegressor(lr=0.1, tol=None).fit([[0.0], [1.0]], [1.0, 3.0]).n_features_in_
+        1
+        """
+        X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
+        result = self._fit_result(X, y, sample_weight, logistic=False)
+        self.coef_ = result.w
+        self.intercept_ = float(result.b)
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted targets ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDRegressor
+        >>> reg = GDRegressor(lr=0.1, epochs=5000, tol=1e-10).fit([[0.0], [1.0]], [1.0, 3.0])
+        >>> [round(float(v), 4) for v in reg.predict([[2.0]])]
+        [5.0]
+        """
+        return self._linear_output(X)
+
+
+class GDClassifier(ClassifierMixin, _GDBase):
+    """Binary logistic regression fitted by compiled batch gradient descent.
+
+    A scikit-learn estimator over :func:`fastgrad.fit_logistic_regression`: the two
+    classes found in ``y`` (sorted, as ``classes_``) are mapped to 0 and 1, and the
+    weighted mean cross-entropy of ``sigmoid(x . w + b)`` plus ``l2 * ||w||**2`` is
+    minimised by full-batch gradient descent, the whole loop in one compiled call.
+    For more than two classes wrap it, e.g. in
+    ``sklearn.multiclass.OneVsRestClassifier``.
+
+    Parameters
+    ----------
+    lr : float, default=0.1
+        Learning rate, > 0.  Ten times GDRegressor's default because the logistic
+        loss curves at most an eighth as much as the squared error (second derivatives
+        1/4 and 2): gradient descent is stable for ``lr < 8 / lambda_max(X'X / n)``.
+    epochs : int, default=1000
+        Maximum number of full-batch updates.
+    max_norm : float, optional
+        Clip the global L2 norm of the gradient to this value before each update.
+    tol : float or None, default=1e-4
+        Stop when the (unclipped) gradient norm falls below tol.  None runs all epochs.
+        A ``ConvergenceWarning`` is issued when tol is set and not reached (always the
+        case on separable data, where the weights grow without bound).
+    l2 : float, default=0.0
+        L2 penalty ``l2 * ||w||**2`` on the weights (the intercept is not penalised).
+        ``LogisticRegression(C=C)`` corresponds to ``l2 = 1 / (2 * C * n_samples)``.
+    fit_intercept : bool, default=True
+        Fit ``intercept_``; when False it stays 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two class labels; ``classes_[1]`` is the positive class.
+    coef_ : ndarray of shape (1, n_features)
+        Fitted weights, in X's precision (float32 or float64).
+    intercept_ : ndarray of shape (1,)
+        Fitted intercept.
+    n_iter_ : int
+        Number of updates made.
+    loss_history_ : ndarray of shape (n_iter_,)
+        The loss before each update.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X had string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    fastgrad.fit_logistic_regression : the function this estimator calls.
+    GDRegressor : linear regression, the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad.sklearn import GDClassifier
+    >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    >>> clf = GDClassifier(lr=0.5, epochs=200, tol=None).fit(X, ["no", "no", "yes", "yes"])
+    >>> clf.classes_.tolist(), clf.predict([[-3.0], [3.0]]).tolist()
+    (['no', 'yes'], ['no', 'yes'])
+    >>> bool(clf.predict_proba([[3.0]])[0, 1] > 0.99)
+    True
+    """
+
+    def __init__(self, *, lr: float = 0.1, epochs: int = 1000,
+                 max_norm: float | None = None, tol: float | None = 1e-4,
+                 l2: float = 0.0, fit_intercept: bool = True) -> None:
+        self.lr = lr
+        self.epochs = epochs
+        self.max_norm = max_norm
+        self.tol = tol
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> GDClassifier:
+        """Fit the weights by gradient descent.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training data; float32 and float64 are fitted in their own precision.
+        y : array_like of shape (n_samples,)
+            Labels of exactly two classes (any labels ``np.unique`` can sort).
+        sample_weight : array_like of shape (n_samples,), optional
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : GDClassifier
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            When y does not hold exactly two classes or is continuous, for empty,
+            non-finite or inconsistent input, or bad parameters.
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDClassifier
+        >>> GDClassifier(tol=None).fit([[0.0], [1.0]], [3, 7]).classes_.tolist()
+        [3, 7]
+        """
+        X, y = _validate_data(self, X, y, dtype=_DTYPES)
+        check_classification_targets(y)
+        classes, y01 = np.unique(y, return_inverse=True)
+        y_type = type_of_target(y, input_name="y")
+        if y_type != "binary":
+            shown = ", ".join(map(repr, classes[:10].tolist())) + (", ..." if classes.size > 10 else "")
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {y_type}: "
+                f"y holds {classes.size} classes [{shown}]. For more than 2 classes use "
+                f"sklearn.multiclass.OneVsRestClassifier({type(self).__name__}()).")
+        if classes.size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of 2 classes, but y holds "
+                             f"only 1 class: {classes.tolist()[0]!r}")
+        self.classes_ = classes
+        result = self._fit_result(X, y01.astype(X.dtype), sample_weight, logistic=True)
+        self.coef_ = result.w.reshape(1, -1)
+        self.intercept_ = np.array([result.b], dtype=result.w.dtype)
+        return self
+
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """Log-odds of the positive class ``classes_[1]``: ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Positive values predict ``classes_[1]``.
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDClassifier
+        >>> clf = GDClassifier(lr=0.5, tol=None).fit([[-1.0], [1.0]], [0, 1])
+        >>> bool(clf.decision_function([[2.0]])[0] > 0)
+        True
+        """
+        return self._linear_output(X)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Probabilities of ``classes_[0]`` and ``classes_[1]``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Rows sum to 1; column 1 is ``sigmoid(decision_function(X))``.
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDClassifier
+        >>> clf = GDClassifier(lr=0.5, tol=None).fit([[-1.0], [1.0]], [0, 1])
+        >>> clf.predict_proba([[0.0]]).round(6).tolist()
+        [[0.5, 0.5]]
+        """
+        d = self.decision_function(X)
+        # sigmoid(d) and sigmoid(-d) each computed without overflow: exp of a non-positive number
+        e = np.exp(-np.abs(d))
+        big = 1.0 / (1.0 + e)      # probability of the class d points to
+        small = e / (1.0 + e)      # and of the other one
+        p1 = np.where(d >= 0, big, small)
+        p0 = np.where(d >= 0, small, big)
+        return np.stack([p0, p1], axis=1)
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, computed without underflow.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDClassifier
+        >>> clf = GDClassifier(lr=0.5, tol=None).fit([[-1.0], [1.0]], [0, 1])
+        >>> clf.predict_log_proba([[0.0]]).round(6).tolist()
+        [[-0.693147, -0.693147]]
+        """
+        d = self.decision_function(X)
+        # log sigmoid(d) = -log(1 + exp(-d)) = -logaddexp(0, -d)
+        return np.stack([-np.logaddexp(0, d), -np.logaddexp(0, -d)], axis=1)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted class labels: ``classes_[1]`` where the decision function is > 0.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+
+        Examples
+        --------
+        >>> from fastgrad.sklearn import GDClassifier
+        >>> clf = GDClassifier(lr=0.5, tol=None).fit([[-1.0], [1.0]], ["a", "b"])
+        >>> clf.predict([[-5.0], [5.0]]).tolist()
+        ['a', 'b']
+        """
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(np.intp)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"binary_only": True}
