@@ -8,6 +8,7 @@ kernel of ``fastgrad._diff``.  No loop over coordinates runs in Python.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -38,6 +39,8 @@ _METHODS = ("central", "forward", "backward", "complex")
 
 def _warn_nonfinite(values: np.ndarray, what: str) -> None:
     """RuntimeWarning naming the coordinates where f gave non-finite values."""
+    if math.isfinite(values.sum()):
+        return
     bad = ~np.isfinite(values)
     if np.any(bad):
         idx = np.argwhere(bad)
@@ -143,10 +146,13 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
             raise ValueError("`h='adaptive'` works with method='central'")
         return _adaptive(ev, x, eps, coords, bounds)
     steps = _steps.first_derivative_steps(x, h, eps, order if method == "central" else 1)
-    sid = np.full(x.shape[0], _STENCIL[(method, order)], dtype=np.int8)
+    base = _STENCIL[(method, order)]
+    sid = np.full(x.shape[0], base, dtype=np.int8)
     if bounds is not None:
         steps, sid = _steps.bounded_plan(x, steps, sid, *bounds)
-    uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
+        uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
+    else:
+        uses_center = bool(_diff.STENCIL_USES_CENTER[base])
     nfev = 0
     if f0 is None and (uses_center or full_output):
         f0 = ev.at(x)
@@ -157,8 +163,7 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
             obj, x, st, coords, sid, f0 if uses_center else None, nt)
 
     if not full_output:
-        values, n1 = ev.run(kernel(steps), count=True)
-        return values, None, nfev + n1, steps
+        return ev.run(kernel(steps)), None, None, steps
     values, n1 = ev.run(kernel(steps), count=True)
     half = _steps.representable(x, steps / 2)
     values2, n2 = ev.run(kernel(half), count=True)
@@ -419,7 +424,7 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | str | None = No
         J, E = values[:, 0].copy(), None if err is None else err[:, 0].copy()
     else:
         J, E = np.ascontiguousarray(values.T), None if err is None else np.ascontiguousarray(err.T)
-    return _finish(J, (E, nfev + 1, steps), full_output, "Jacobian")
+    return _finish(J, (E, None if nfev is None else nfev + 1, steps), full_output, "Jacobian")
 
 
 def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *,

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _diff
-from ._objectives import make_objective, is_native
+from . import _objectives
 
 __all__ = ["Evaluator", "check_workers", "VECTORIZED_CHUNK_BYTES"]
 
@@ -90,7 +90,7 @@ class Evaluator:
         self.m = int(np.prod(out_shape)) if out_shape else 1
         self.vectorized = bool(vectorized)
         self.workers = check_workers(workers)
-        self.native = is_native(f)
+        self.native = _objectives.native_callable(f) is not None
         if self.native and self.vectorized:
             raise ValueError("`vectorized=True` needs a Python f; a native f is already "
                              "evaluated in C")
@@ -98,7 +98,8 @@ class Evaluator:
         self.nthreads = self.workers if (self.native and isinstance(self.workers, int)) else 1
         if self.native and callable(self.workers):
             raise ValueError("a native f runs on threads: give `workers` as an int")
-        self.obj = make_objective(f, args, n, out_shape, name=name, allow_native=allow_native)
+        self.obj = _objectives.make_objective(f, args, n, out_shape, name=name,
+                                              allow_native=allow_native)
 
     # -- single points -------------------------------------------------------------
     def at(self, x: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ directly with the GIL released.  Accepted native forms, all with the C signature
 from __future__ import annotations
 
 import ctypes
+import types
 from typing import Any
 
 from . import _diff
@@ -28,8 +29,10 @@ _SIGNATURES = {
 }
 
 
-def _low_level(f: Any) -> Any:
+def native_callable(f: Any) -> Any:
     """A scipy.LowLevelCallable for a native f, or None when f is a plain Python callable."""
+    if isinstance(f, _FUNCTION_TYPES):
+        return None
     from scipy import LowLevelCallable
 
     if isinstance(f, LowLevelCallable):
@@ -42,10 +45,13 @@ def _low_level(f: Any) -> Any:
     return None
 
 
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+
+
 def is_native(f: Any) -> bool:
     """True when f is a native C objective fastgrad can call without the GIL."""
     try:
-        return _low_level(f) is not None
+        return native_callable(f) is not None
     except Exception:
         return False
 
@@ -53,7 +59,7 @@ def is_native(f: Any) -> bool:
 def make_objective(f: Any, args: tuple, n: int, out_shape: tuple = (), name: str = "f",
                    allow_native: bool = True) -> Any:
     """Wrap f for the kernels; raise TypeError/ValueError naming ``name`` when it can't be."""
-    llc = _low_level(f)
+    llc = native_callable(f)
     if llc is None:
         check_callable(f, name)
         return _diff.make_python_objective(f, args, n, out_shape, name)

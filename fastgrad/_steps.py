@@ -13,6 +13,7 @@ being divided by.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,13 @@ def relative_step(eps: float, derivative: str, order: int) -> float:
 
 def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """(x + h) - x, with steps that vanish in floating point enlarged to one ulp of x."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        actual = (x + h) - x
+    if h.max() < 1e300 and x.max() < 1e300 and x.min() > -1e300:
+        actual = (x + h) - x  # cannot overflow
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            actual = (x + h) - x
+    if actual.min() > 0 and math.isfinite(actual.max()):  # the usual case: one cheap check
+        return actual
     tiny = actual == 0
     if np.any(tiny):
         actual = np.where(tiny, np.spacing(np.abs(x)), actual)
@@ -75,10 +81,15 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     2, 4 or 6 for central ones.  ``h`` given by the user is an absolute step.
     """
     if h is None:
-        h = relative_step(eps, "first", order) * np.maximum(1.0, np.abs(x))
+        h = _REL[(eps, order)] if (eps, order) in _REL else relative_step(eps, "first", order)
+        h = h * np.maximum(1.0, np.abs(x))
     else:
         h = _check_user_step(h, x.shape[0])
     return representable(x, h)
+
+
+_REL = {(float(np.finfo(t).eps), p): relative_step(float(np.finfo(t).eps), "first", p)
+        for t in (np.float16, np.float32, np.float64) for p in (1, 2, 4, 6)}
 
 
 def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:

@@ -8,6 +8,7 @@ and arrays passed through unchanged are only ever read.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any, Callable
@@ -65,20 +66,24 @@ def check_args(args: Any) -> tuple:
     return (args,)
 
 
+_EPS64 = float(np.finfo(np.float64).eps)
+_EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}
+
+
 def as_point(x: Any, name: str = "x") -> tuple[np.ndarray, float]:
     """A private float64 copy of a 1-D, non-empty, finite point, and the machine epsilon
     of its dtype (float32 input -> float32 eps; integers and bools -> float64 eps)."""
-    arr = _as_real_array(x, name)
+    arr = x if type(x) is np.ndarray and x.dtype.kind == "f" else _as_real_array(x, name)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"`{name}` must not be empty")
-    eps = float(np.finfo(arr.dtype).eps) if arr.dtype.kind == "f" else float(np.finfo(np.float64).eps)
+    eps = _EPS.get(arr.dtype, _EPS64)
     out = np.array(arr, dtype=np.float64, order="C", copy=True)
-    if not np.all(np.isfinite(out)):
+    if not math.isfinite(out.sum()) and not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out))
         raise ValueError(f"`{name}` must be finite, got non-finite values at indices {bad[:10].tolist()}")
-    if out.size > np.iinfo(np.int32).max:
+    if out.size > 2**31 - 1:
         raise ValueError(f"`{name}` is too long: at most 2**31 - 1 coordinates are supported")
     return out, eps
 
