@@ -10,8 +10,9 @@ return values are reported as everywhere else in fastgrad.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
@@ -20,10 +21,17 @@ from ._gradients import _METHODS, hessian, numerical_gradient
 from ._modes import Evaluator
 from ._objectives import is_native
 from ._results import _short
-from ._validation import (as_point, check_args, check_callable, check_epochs, check_method,
-                          check_nonnegative, check_positive)
+from ._validation import (
+    as_point,
+    check_args,
+    check_callable,
+    check_epochs,
+    check_method,
+    check_nonnegative,
+    check_positive,
+)
 
-__all__ = ["gradient_of", "hessian_of", "newton", "NewtonResult"]
+__all__ = ["NewtonResult", "gradient_of", "hessian_of", "newton"]
 
 ArrayLike = Any
 

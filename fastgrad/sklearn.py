@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - older scikit-learn: the same check as 
     def _validate_data(estimator: Any, /, *args: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(*args, **kwargs)
 
-__all__ = ["GDRegressor", "GDClassifier"]
+__all__ = ["GDClassifier", "GDRegressor"]
 
 ArrayLike = Any
 

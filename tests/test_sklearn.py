@@ -16,18 +16,18 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import make_classification, make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.multiclass import OneVsRestClassifier  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
 
-import fastgrad  # noqa: E402
-from fastgrad.sklearn import GDClassifier, GDRegressor  # noqa: E402
+import fastgrad
+from fastgrad.sklearn import GDClassifier, GDRegressor
 
 
 def _regression(n=200, d=4, seed=0):
@@ -89,7 +89,7 @@ class TestSameAsFunctionalAPI:
     def test_regressor(self):
         X, y = _regression()
         sw = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
-        kw = dict(lr=0.05, epochs=300, max_norm=50.0, tol=None, l2=0.01)
+        kw = {"lr": 0.05, "epochs": 300, "max_norm": 50.0, "tol": None, "l2": 0.01}
         reg = GDRegressor(**kw).fit(X, y, sample_weight=sw)
         fit = fastgrad.fit_linear_regression(X, y, sample_weight=sw, **kw)
         assert_array_equal(reg.coef_, fit.w)
@@ -102,7 +102,7 @@ class TestSameAsFunctionalAPI:
     def test_classifier_maps_two_classes_to_0_1(self, labels):
         X, y01 = _classification()
         y = np.array(labels, dtype=object if isinstance(labels[0], str) else None)[y01]
-        kw = dict(lr=0.2, epochs=200, tol=None, fit_intercept=True)
+        kw = {"lr": 0.2, "epochs": 200, "tol": None, "fit_intercept": True}
         clf = GDClassifier(**kw).fit(X, y)
         fit = fastgrad.fit_logistic_regression(X, y01.astype(float), **kw)
         assert_array_equal(clf.classes_, np.unique(y))
@@ -195,8 +195,8 @@ class TestScikitLearnTooling:
 
     def test_get_set_params_and_clone(self):
         reg = GDRegressor(lr=0.2, max_norm=1.0)
-        assert reg.get_params() == dict(lr=0.2, epochs=1000, max_norm=1.0, tol=1e-4, l2=0.0,
-                                         fit_intercept=True)
+        assert reg.get_params() == {"lr": 0.2, "epochs": 1000, "max_norm": 1.0, "tol": 1e-4,
+                                    "l2": 0.0, "fit_intercept": True}
         assert clone(reg.set_params(epochs=7)).get_params()["epochs"] == 7
         assert GDClassifier().get_params()["lr"] == 0.1
 
