@@ -15,7 +15,9 @@ from ._gradients import (check_gradient, directional_derivative, hessian, jacobi
                          numerical_gradient, partial_derivative)
 from ._losses import (clip_by_norm, fit_linear_regression, fit_logistic_regression,
                       logistic_gradient, logistic_loss, mse_gradient, mse_loss)
-from ._results import DescentResult, FitResult, GradientCheck
+from ._optimize import NewtonResult, gradient_of, hessian_of, newton
+from ._results import DerivativeResult, DescentResult, FitResult, GradientCheck
+from . import plot
 
 __version__ = "0.1.0"
 
@@ -23,5 +25,7 @@ __all__ = [
     "numerical_gradient", "partial_derivative", "directional_derivative", "jacobian",
     "hessian", "check_gradient", "mse_loss", "mse_gradient", "logistic_loss",
     "logistic_gradient", "clip_by_norm", "fit_linear_regression", "fit_logistic_regression",
-    "gradient_descent", "GradientCheck", "FitResult", "DescentResult", "__version__",
+    "gradient_descent", "gradient_of", "hessian_of", "newton", "plot",
+    "GradientCheck", "FitResult", "DescentResult", "DerivativeResult", "NewtonResult",
+    "__version__",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _diff, _steps
 from ._modes import Evaluator
+from ._objectives import cached_native
 from ._results import DerivativeResult, GradientCheck
 from ._validation import (as_bounds, as_point, as_vector, check_args, check_callable,
                           check_method, check_nonnegative)
@@ -35,6 +36,7 @@ _WSUM = np.array([1.0, 1.5, 1.5 + 1 / 30, 2.0, 2.0, 4.0, 4.0])
 #: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels.
 ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
 _METHODS = ("central", "forward", "backward", "complex")
+_EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _warn_nonfinite(values: np.ndarray, what: str) -> None:
@@ -256,6 +258,16 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
     >>> numerical_gradient(lambda v: np.sin(v[0]) * v[1], [0.0, 2.0], method="complex").tolist()
     [2.0, 0.0]
     """
+    if (h is None and not args and not vectorized and bounds is None and not full_output
+            and workers is None and method == "central" and order in (2, 4, 6)):
+        native = cached_native(f)
+        if native is not None:  # the compiled fast path: checks, steps and stencil in C
+            res = _diff.native_gradient(native, x, _STENCIL[("central", order)],
+                                        _steps.REL_STEP[(_EPS64, order)])
+            if res is not None:
+                if not res[1]:
+                    _warn_nonfinite(res[0], "gradient")
+                return res[0]
     x, eps = as_point(x)
     method, order = check_method(method, order, _METHODS)
     args = check_args(args)
@@ -350,12 +362,16 @@ def directional_derivative(f: Callable[..., float], x: ArrayLike, direction: Arr
     x, eps = as_point(x)
     u = as_vector(direction, "direction", x.shape[0])
     args = check_args(args)
-    norm = float(np.linalg.norm(u))
-    if norm == 0:
+    big = float(np.max(np.abs(u)))
+    if big == 0:
         raise ValueError("`direction` must be non-zero")
-    if normalize:
-        u = u / norm
+    if normalize:  # scaled first, so that neither huge nor tiny directions over/underflow
+        u = u / big
+        u = u / float(np.linalg.norm(u))
     t = _steps.directional_step(x, u, h, eps, 2)
+    if not (np.isfinite(t) and t > 0 and np.all(np.isfinite(x + t * u))):
+        raise ValueError("`direction` is too small or too large to take a finite step along "
+                         "it; normalize it or give `h`")
     ev = Evaluator(f, args, x.shape[0])
     value = _diff.directional(ev.obj, x, u, t, _diff.ST["central2"])
     _warn_nonfinite(np.array([value]), "directional derivative")

@@ -37,19 +37,12 @@ def relative_step(eps: float, derivative: str, order: int) -> float:
 
 def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """(x + h) - x, with steps that vanish in floating point enlarged to one ulp of x."""
-    if h.max() < 1e300 and x.max() < 1e300 and x.min() > -1e300:
-        actual = (x + h) - x  # cannot overflow
-    else:
+    from . import _diff  # the computation itself is the kernels' (one copy, in C)
+
+    actual = _diff.representable(x, np.ascontiguousarray(h, dtype=np.float64))
+    if actual is None:
         with np.errstate(over="ignore", invalid="ignore"):
-            actual = (x + h) - x
-    if actual.min() > 0 and math.isfinite(actual.max()):  # the usual case: one cheap check
-        return actual
-    tiny = actual == 0
-    if np.any(tiny):
-        actual = np.where(tiny, np.spacing(np.abs(x)), actual)
-        actual = np.where(actual == 0, np.finfo(np.float64).smallest_subnormal, actual)
-    bad = ~np.isfinite(actual)
-    if np.any(bad):
+            bad = ~np.isfinite((x + h) - x)
         raise ValueError(
             f"`h` is too large for x: x + h overflows at indices {np.flatnonzero(bad)[:10].tolist()}")
     return actual
@@ -57,12 +50,11 @@ def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 def _check_user_step(h: Any, n: int) -> np.ndarray:
     """A user's absolute step: a positive finite scalar or a length-n array of them."""
-    if isinstance(h, (str, bytes)) or isinstance(h, (bool, np.bool_)):
-        raise TypeError(f"`h` must be a positive number or array, got {type(h).__name__}")
-    try:
-        arr = np.asarray(h, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"`h` must be a positive number or array, got {type(h).__name__}") from None
+    from ._validation import _as_real_array
+
+    if isinstance(h, (bool, np.bool_)):
+        raise TypeError("`h` must be a positive number or array, got bool")
+    arr = _as_real_array(h, "h").astype(np.float64)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     elif arr.shape != (n,):
@@ -81,14 +73,15 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     2, 4 or 6 for central ones.  ``h`` given by the user is an absolute step.
     """
     if h is None:
-        h = _REL[(eps, order)] if (eps, order) in _REL else relative_step(eps, "first", order)
+        h = REL_STEP[(eps, order)] if (eps, order) in REL_STEP else relative_step(eps, "first", order)
         h = h * np.maximum(1.0, np.abs(x))
     else:
         h = _check_user_step(h, x.shape[0])
     return representable(x, h)
 
 
-_REL = {(float(np.finfo(t).eps), p): relative_step(float(np.finfo(t).eps), "first", p)
+#: EPS**exponent for first derivatives, by (EPS, accuracy order), computed once.
+REL_STEP = {(float(np.finfo(t).eps), p): relative_step(float(np.finfo(t).eps), "first", p)
         for t in (np.float16, np.float32, np.float64) for p in (1, 2, 4, 6)}
 
 

@@ -129,21 +129,25 @@ def as_sample_weight(sw: Any, n: int, dtype: Any) -> tuple[np.ndarray | None, fl
         raise ValueError("`sample_weight` must be non-negative")
     total = float(np.sum(arr, dtype=np.float64))
     if not total > 0:
-        raise ValueError("`sample_weight` must have a positive sum")
+        raise ValueError("`sample_weight` must not be all zero (its sum must be > 0)")
     return arr, 1.0 / total
 
 
 def check_finite_scalar(value: Any, name: str) -> float:
-    """A finite real number as a float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}")
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}"
-                        + (f" of shape {arr.shape}" if arr.ndim else ""))
-    out = float(arr)
-    if not np.isfinite(out):
-        raise ValueError(f"`{name}` must be finite, got {out}")
+    """A finite real number as a float (Python or NumPy number, or a 0-d real array)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a real number, got bool")
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value[()]
+    if not isinstance(value, numbers.Real):
+        shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
+        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}{shape}")
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise ValueError(f"`{name}` must be finite, got {value}")
     return out
 
 
@@ -179,6 +183,8 @@ def check_epochs(value: Any, name: str = "epochs") -> int:
         raise TypeError(f"`{name}` must be an integer, got {type(value).__name__}") from None
     if out < 0:
         raise ValueError(f"`{name}` must be >= 0, got {out}")
+    if out > 2**62:
+        raise ValueError(f"`{name}` must be <= 2**62, got {out}")
     return out
 
 

@@ -20,6 +20,7 @@ from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetName, PyCapsul
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
+from libc.math cimport fabs, isfinite, nextafter, INFINITY
 
 from _diff_types cimport *
 
@@ -374,14 +375,19 @@ cdef inline int hess_row(Objective *obj, double *xbuf, double f0, Py_ssize_t i,
 
 
 # --------------------------------------------------------------------------- layer 2
-cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const double *f0,
-                   const Py_ssize_t[::1] coords, const double[::1] h,
-                   const signed char[::1] sid, double[:, ::1] out) noexcept nogil:
-    cdef Py_ssize_t k, i
+cdef inline int fd_one(Objective *obj, double *xbuf, double *fv, const FDPlan *p,
+                       Py_ssize_t k) noexcept nogil:
+    """Entry k of the plan: derivative along coordinate coords[k] into out[k, :]."""
+    cdef Py_ssize_t i = k if p.coords == NULL else p.coords[k]
+    cdef int s = p.stencil if p.sid == NULL else p.sid[i]
+    return fd_coord(obj, xbuf, fv, p.f0, i, p.h[i], &STENCILS[s], &p.out[k * obj.m])
+
+
+cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const FDPlan *p) noexcept nogil:
+    cdef Py_ssize_t k
     cdef int st
-    for k in range(coords.shape[0]):
-        i = coords[k]
-        st = fd_coord(obj, xbuf, fv, f0, i, h[i], &STENCILS[sid[i]], &out[k, 0])
+    for k in range(p.ncoords):
+        st = fd_one(obj, xbuf, fv, p, k)
         if st != EVAL_OK:
             return st
         if obj.kind != OBJ_PYTHON and (k + 1) % SIGNAL_CHECK_EVERY == 0:
@@ -391,14 +397,12 @@ cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const double *f0,
     return EVAL_OK
 
 
-cdef int fd_parallel(Objective *obj, const double[::1] x0, const double *f0,
-                     const Py_ssize_t[::1] coords, const double[::1] h,
-                     const signed char[::1] sid, double[:, ::1] out,
+cdef int fd_parallel(Objective *obj, const double *x0, const FDPlan *p,
                      int nthreads) noexcept nogil:
     """fd_serial over threads: each thread perturbs its own copy of x (native f only)."""
     cdef int status = EVAL_OK
     cdef int *pstatus = &status
-    cdef Py_ssize_t n = x0.shape[0], m = obj.m, k, i
+    cdef Py_ssize_t n = obj.n, m = obj.m, k
     cdef double *xbuf
     cdef double *fv
     cdef int st
@@ -406,20 +410,36 @@ cdef int fd_parallel(Objective *obj, const double[::1] x0, const double *f0,
         xbuf = <double *>malloc(n * sizeof(double))
         fv = <double *>malloc(m * sizeof(double))
         if xbuf != NULL:
-            memcpy(xbuf, &x0[0], n * sizeof(double))
-        for k in prange(coords.shape[0], schedule="static"):
+            memcpy(xbuf, x0, n * sizeof(double))
+        for k in prange(p.ncoords, schedule="static"):
             if pstatus[0] != EVAL_OK:
                 continue
             if xbuf == NULL or fv == NULL:
                 pstatus[0] = EVAL_NOMEM
                 continue
-            i = coords[k]
-            st = fd_coord(obj, xbuf, fv, f0, i, h[i], &STENCILS[sid[i]], &out[k, 0])
+            st = fd_one(obj, xbuf, fv, p, k)
             if st != EVAL_OK:
                 pstatus[0] = st
         free(xbuf)
         free(fv)
     return status
+
+
+cdef int representable_steps(const double *x, const double *h, double rel, double *out,
+                             Py_ssize_t n) noexcept nogil:
+    """out = (x + h) - x, the step floating point actually takes (h = rel * max(1, |x|)
+    when h is NULL); a step that vanishes is enlarged to one ulp of x.  -1 on overflow."""
+    cdef Py_ssize_t i
+    cdef double hi, ax
+    for i in range(n):
+        ax = fabs(x[i])
+        hi = rel * (ax if ax > 1.0 else 1.0) if h == NULL else h[i]
+        out[i] = (x[i] + hi) - x[i]
+        if out[i] == 0.0:
+            out[i] = nextafter(ax, INFINITY) - ax
+        if not isfinite(out[i]):
+            return -1
+    return 0
 
 
 cdef int hess_serial(Objective *obj, double *xbuf, double f0, const double[::1] h,
@@ -506,7 +526,7 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
 
     Parameters
     ----------
-    objective : PyObjective or NativeObjective
+    objective : PyObjective, NativeObjective, RecordObjective or ReplayObjective
     x : float64 array (n,), the point; a private copy the kernel may perturb.
     h : float64 array (n,), representable steps (chosen by ``fastgrad._steps``).
     coords : intp array, the coordinates to differentiate.
@@ -515,27 +535,113 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
     nthreads : int, threads over coordinates (native objectives only).
     """
     cdef Objective *obj = _objective_ptr(objective)
+    cdef Objective local
     out = np.empty((coords.shape[0], obj.m), dtype=np.float64)
     cdef double[:, ::1] o = out
     cdef double[::1] f0v
-    cdef const double *pf0 = NULL
     cdef double[::1] fv = np.empty(obj.m, dtype=np.float64)
+    cdef FDPlan plan
     cdef int st
-    if f0 is not None:
-        f0v = f0
-        pf0 = &f0v[0]
     if coords.shape[0] == 0:
         return out
+    plan.ncoords = coords.shape[0]
+    plan.coords = &coords[0]
+    plan.h = &h[0]
+    plan.sid = &sid[0]
+    plan.stencil = 0
+    plan.f0 = NULL
+    plan.out = &o[0, 0]
+    if f0 is not None:
+        f0v = f0
+        plan.f0 = &f0v[0]
     if obj.kind == OBJ_PYTHON:
-        st = fd_serial(obj, &x[0], &fv[0], pf0, coords, h, sid, o)
-    elif nthreads > 1 and (obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER):
+        st = fd_serial(obj, &x[0], &fv[0], &plan)
+    elif obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER:
+        local = obj[0]          # per call: the cached objective is shared between threads
+        local.n = <int>x.shape[0]
         with nogil:
-            st = fd_parallel(obj, x, pf0, coords, h, sid, o, nthreads)
+            if nthreads > 1:
+                st = fd_parallel(&local, &x[0], &plan, nthreads)
+            else:
+                st = fd_serial(&local, &x[0], &fv[0], &plan)
     else:
         with nogil:
-            st = fd_serial(obj, &x[0], &fv[0], pf0, coords, h, sid, o)
+            st = fd_serial(obj, &x[0], &fv[0], &plan)
     _raise_status(st, objective)
     return out
+
+
+def native_gradient(NativeObjective objective, x, int stencil, double rel, int nthreads=1):
+    """The gradient of a native f at a plain float64 x, in one compiled call.
+
+    The fast path of ``numerical_gradient`` for its default case: checks x, chooses the
+    steps ``(x + h) - x`` with ``h = rel * max(1, |x_i|)`` and runs the stencil, all
+    without the GIL.  Returns (gradient, all entries finite), or None when x is not a finite, non-empty, 1-D, C-contiguous
+    float64 array: the general path then handles (or rejects) it.
+    """
+    if not (cnp.PyArray_Check(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1
+            and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_DOUBLE
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
+            and cnp.PyArray_DIM(<cnp.ndarray>x, 0) > 0
+            and cnp.PyArray_DIM(<cnp.ndarray>x, 0) < 2147483647):
+        return None
+    cdef const double *xv = <const double *>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef cnp.npy_intp n = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+    cdef Objective local = objective.c
+    cdef FDPlan plan
+    out = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
+    work = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
+    steps = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
+    cdef double *pw = <double *>cnp.PyArray_DATA(work)
+    cdef double *ps = <double *>cnp.PyArray_DATA(steps)
+    cdef double fv
+    cdef Py_ssize_t i
+    cdef int st = 0
+    local.n = <int>n
+    plan.ncoords = n
+    plan.coords = NULL
+    plan.h = ps
+    plan.sid = NULL
+    plan.stencil = stencil
+    plan.f0 = NULL
+    plan.out = <double *>cnp.PyArray_DATA(out)
+    with nogil:
+        for i in range(n):
+            if not isfinite(xv[i]):
+                st = -1
+                break
+        if st == 0:
+            st = representable_steps(xv, NULL, rel, ps, n)
+        if st == 0:
+            memcpy(pw, xv, n * sizeof(double))
+            if nthreads > 1:
+                st = fd_parallel(&local, pw, &plan, nthreads)
+            else:
+                st = fd_serial(&local, pw, &fv, &plan)
+            if st != 0:
+                st += 100
+            else:
+                for i in range(n):
+                    if not isfinite(plan.out[i]):
+                        st = 1
+                        break
+    if st == -1:
+        return None
+    if st >= 100:
+        _raise_status(st - 100, objective)
+    return out, st == 0
+
+
+def representable(const double[::1] x, const double[::1] h):
+    """(x + h) - x per coordinate, vanishing steps enlarged to one ulp; None on overflow."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    cdef int st
+    if x.shape[0] == 0:
+        return out
+    with nogil:
+        st = representable_steps(&x[0], &h[0], 0.0, &o[0], x.shape[0])
+    return None if st != 0 else out
 
 
 def hessian_from_f(objective, double[::1] x, const double[::1] h, double f0,

@@ -62,3 +62,14 @@ cdef enum:
     ST_FORWARD2 = 5
     ST_BACKWARD2 = 6
     N_STENCILS = 7
+
+
+# What a first-derivative kernel is asked to compute.
+cdef struct FDPlan:
+    Py_ssize_t ncoords
+    const Py_ssize_t *coords    # the coordinates to differentiate; NULL: coordinate k is k
+    const double *h             # representable step of every coordinate (length n)
+    const signed char *sid      # stencil id of every coordinate; NULL: all use `stencil`
+    int stencil
+    const double *f0            # f(x) (m values), for stencils that use the centre
+    double *out                 # (ncoords, m), C order

@@ -169,6 +169,8 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
                     Py_ssize_t *n_done, double *gnorm, int nthreads) noexcept nogil:
     """Epochs e0:e1 of batch gradient descent; returns a FIT_* status.
 
+    history[e - e0] receives the loss before update e.
+
     Each epoch: fused loss/gradient pass, stop if the loss or gradient is non-finite
     (diverged) or the unclipped norm is below tol (converged), clip (dw, db) to
     max_norm, update.  An update that would make w or b non-finite is not applied.
@@ -189,7 +191,7 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
             return FIT_DIVERGED
         if tol >= 0.0 and gnorm[0] < tol:
             return FIT_CONVERGED
-        history[e] = loss
+        history[e - e0] = loss
         scale = lr
         if max_norm > 0.0 and gnorm[0] > max_norm:
             scale = lr * (max_norm / gnorm[0])
@@ -250,28 +252,29 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
     cdef Py_ssize_t d = X.shape[1], e0 = 0, e1, n_done = 0
     cdef double[:, ::1] partial = np.empty((n_blocks(X.shape[0], d), d + 2))
     cdef double[::1] gw = np.empty(d)
-    history_arr = np.empty(epochs, dtype=np.float64)
-    cdef double[::1] history = history_arr
+    cdef double[::1] history = np.empty(min(epochs, chunk) if epochs > 0 else 1)
     cdef double gnorm = np.nan, bb = b
     cdef int status = FIT_RUNNING
     cdef const floating[::1] swv
     cdef const floating *psw = NULL
+    parts = []
     if sample_weight is not None:
         swv = sample_weight
         psw = &swv[0]
-    if epochs == 0:
-        return b, history_arr, 0, gnorm, STATUS[FIT_MAX_EPOCHS]
     while status == FIT_RUNNING and e0 < epochs:
         e1 = min(e0 + chunk, epochs)
         with nogil:
             status = fit_epochs(kind, X, y, psw, inv_sumw, l2, lr, max_norm, tol,
                                 fit_intercept, w, &bb, gw, partial, history, e0, e1,
                                 &n_done, &gnorm, nthreads)
+        parts.append(np.asarray(history[:n_done - e0]).copy())
         e0 = e1
         PyErr_CheckSignals()
         if progress is not None and status == FIT_RUNNING and n_done > 0:
-            if progress(n_done, history[n_done - 1], np.asarray(w), bb):
+            last = parts[-1][-1] if parts[-1].size else np.nan
+            if progress(n_done, last, np.asarray(w), bb):
                 status = FIT_STOPPED
     if status == FIT_RUNNING:
         status = FIT_MAX_EPOCHS
-    return bb, history_arr[:n_done].copy(), n_done, gnorm, STATUS[status]
+    history_arr = np.concatenate(parts) if parts else np.empty(0)
+    return bb, history_arr, n_done, gnorm, STATUS[status]
