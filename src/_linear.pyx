@@ -267,11 +267,12 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
             status = fit_epochs(kind, X, y, psw, inv_sumw, l2, lr, max_norm, tol,
                                 fit_intercept, w, &bb, gw, partial, history, e0, e1,
                                 &n_done, &gnorm, nthreads)
-        parts.append(np.asarray(history[:n_done - e0]).copy())
+        done = np.asarray(history[:n_done - e0]).copy()
+        parts.append(done)
         e0 = e1
         PyErr_CheckSignals()
         if progress is not None and status == FIT_RUNNING and n_done > 0:
-            last = parts[-1][-1] if parts[-1].size else np.nan
+            last = done[done.shape[0] - 1] if done.shape[0] else np.nan
             if progress(n_done, last, np.asarray(w), bb):
                 status = FIT_STOPPED
     if status == FIT_RUNNING:
