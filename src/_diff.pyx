@@ -17,7 +17,7 @@ cimport numpy as cnp
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetName, PyCapsule_GetPointer
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from libc.math cimport fabs, isfinite, nextafter, INFINITY
@@ -418,6 +418,8 @@ cdef int fd_parallel(Objective *obj, const double *x0, const FDPlan *p,
                 pstatus[0] = EVAL_NOMEM
                 continue
             st = fd_one(obj, xbuf, fv, p, k)
+            if st == EVAL_OK and threadid() == 0 and (k + 1) % SIGNAL_CHECK_EVERY == 0:
+                st = check_signals(obj)  # the thread that took the GIL before: Ctrl-C
             if st != EVAL_OK:
                 pstatus[0] = st
         free(xbuf)
@@ -475,6 +477,8 @@ cdef int hess_parallel(Objective *obj, const double[::1] x0, double f0, const do
                 pstatus[0] = EVAL_NOMEM
                 continue
             st = hess_row(obj, xbuf, f0, i, &h[0], n, &out[i, 0])
+            if st == EVAL_OK and threadid() == 0:
+                st = check_signals(obj)
             if st != EVAL_OK:
                 pstatus[0] = st
         free(xbuf)
