@@ -89,12 +89,12 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
     Level l uses h_l = h_0 / ADAPTIVE_RATIO**l.  The change between consecutive levels
     estimates the error; a coordinate stops when that change grows again (rounding has
     taken over) or at the last level, and keeps the value with the smallest change.
+    The error estimate is twice that change plus the rounding error of f's values
+    divided by the step.
     """
     sid = np.full(x.shape[0], _diff.ST["central6"], dtype=np.int8)
+    f0 = ev.at(x)  # for one-sided stencils at bounds, and the rounding estimate
     base = ADAPTIVE_START * _steps.relative_step(eps, "first", 6) * np.maximum(1.0, np.abs(x))
-    if bounds is not None:
-        room = np.minimum(bounds[1] - x, x - bounds[0]) / 3.0
-        base = np.where(room > 0, np.minimum(base, room), base)
 
     def level(h: np.ndarray, idx: np.ndarray) -> tuple:
         st = _steps.representable(x, h)
@@ -103,10 +103,11 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
         else:
             s = sid
         sub = coords[idx]
-        return ev.run(lambda obj, nt: _diff.finite_differences(obj, x, st, sub, s, None, nt),
+        return ev.run(lambda obj, nt: _diff.finite_differences(obj, x, st, sub, s, f0, nt),
                       count=True), st
 
     (prev, nfev), steps = level(base, np.arange(coords.shape[0]))
+    nfev += 1
     k = coords.shape[0]
     best = prev.copy()
     best_err = np.full(k, np.inf)
@@ -129,7 +130,9 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
         last_err[active] = err
         tiny = err <= 4 * eps * np.max(np.abs(cur), axis=1)
         active = active[~(grown | tiny)]
-    return best, np.broadcast_to(best_err[:, None], best.shape).copy(), nfev, best_step
+    rounding = eps * _WSUM[_diff.ST["central6"]] * np.abs(f0)[None, :] / best_step[:, None]
+    error = 2.0 * best_err[:, None] + 4.0 * rounding
+    return best, error, nfev, best_step
 
 
 def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order: int,
@@ -151,7 +154,10 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
     base = _STENCIL[(method, order)]
     sid = np.full(x.shape[0], base, dtype=np.int8)
     if bounds is not None:
-        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds)
+        fallback = None
+        if h is None and method == "central" and order != 2:
+            fallback = _steps.first_derivative_steps(x, None, eps, 2)
+        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds, fallback=fallback)
         uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
     else:
         uses_center = bool(_diff.STENCIL_USES_CENTER[base])
@@ -488,29 +494,29 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
     bounds = as_bounds(bounds, x)
     n = x.shape[0]
     coords = np.arange(n, dtype=np.intp)
+    fallback = False
     if grad is None and bounds is not None:
-        steps = _steps.hessian_steps(x, h, eps)
-        if _steps.bounded_hessian_steps(x, steps, *bounds) is None:
-            # x sits on a bound: differentiate the bounded gradient one-sidedly.
-            check_callable(f, "f")
-
-            def grad(z: np.ndarray, *a: Any) -> np.ndarray:
-                return numerical_gradient(f, z, args=a, vectorized=vectorized, bounds=bounds)
-            h = steps  # second-difference scale for the outer, one-sided differences
+        if not _steps.hessian_fits(x, _steps.hessian_steps(x, h, eps), *bounds):
+            # No room for central second differences: differentiate the bounded gradient
+            # (one-sided where needed) instead.
+            native = cached_native(f) is not None
+            if not native:
+                check_callable(f, "f")
+            grad = _BoundedGradient(f, bounds, vectorized, workers if native else None)
+            workers = None if native else workers
+            h = _steps.hessian_steps(x, h, eps)  # second-difference scale for the outer step
             vectorized = False
+            fallback = True
     if grad is not None:
         check_callable(grad, "grad")
         ev = Evaluator(grad, args, n, (n,), vectorized=vectorized, workers=workers,
-                       name="grad", allow_native=False)
-        J, err, nfev, steps = _first(ev, x, eps, h, "central", 2, coords, bounds,
-                                     full_output, f0=np.zeros(n) if full_output else None)
+                       name="f" if fallback else "grad", allow_native=False)
+        J, err, nfev, steps = _first(ev, x, eps, h, "central", 2, coords, bounds, full_output)
         H = 0.5 * (J + J.T)
         E = None if err is None else 0.5 * (err + err.T)
         return _finish(H, (E, nfev, steps), full_output, "Hessian")
     ev = Evaluator(f, args, n, vectorized=vectorized, workers=workers)
     steps = _steps.hessian_steps(x, h, eps)
-    if bounds is not None:
-        steps = _steps.bounded_hessian_steps(x, steps, *bounds)
     f0 = float(ev.at(x)[0])
 
     def kernel(st: np.ndarray) -> Callable[[Any, int], np.ndarray]:
@@ -523,6 +529,18 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
     H2, n2 = ev.run(kernel(half), count=True)
     E = 2.0 * np.abs(H - H2) * 4.0 / 3.0 + 16 * eps * abs(f0) / np.outer(steps, steps)
     return _finish(H, (E, nfev + n2 + 1, steps), True, "Hessian")
+
+
+class _BoundedGradient:
+    """The bounded numerical gradient of f, as a picklable callable (for the one-sided
+    Hessian at a bound, which may run on a process pool or cluster)."""
+
+    def __init__(self, f: Any, bounds: tuple, vectorized: bool, workers: Any) -> None:
+        self.f, self.bounds, self.vectorized, self.workers = f, bounds, vectorized, workers
+
+    def __call__(self, z: np.ndarray, *args: Any) -> np.ndarray:
+        return numerical_gradient(self.f, z, args=args, vectorized=self.vectorized,
+                                  workers=self.workers, bounds=self.bounds)
 
 
 def check_gradient(f: Callable[..., float], grad: Callable[..., Any], x: ArrayLike, *,

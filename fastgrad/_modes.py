@@ -56,6 +56,14 @@ def check_workers(workers: Any) -> int | Callable[..., Any]:
     return workers
 
 
+class _Raised:
+    """Carries a StopIteration raised by f through a map-like, which would otherwise
+    take it for the end of its iteration and silently drop the remaining points."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 class _PointCall:
     """f(x, *args) as a picklable callable, for process pools and cluster executors."""
 
@@ -64,11 +72,24 @@ class _PointCall:
         self.args = args
 
     def __call__(self, x: np.ndarray) -> Any:
-        return self.f(x, *self.args)
+        try:
+            return self.f(x, *self.args)
+        except StopIteration as exc:
+            return _Raised(exc)
+
+
+def _reraise(results: list) -> list:
+    """Raise the first exception a map-like carried back as a result."""
+    for r in results:
+        if isinstance(r, _Raised):
+            raise r.exc
+    return results
 
 
 def _real_values(r: Any, shape: tuple, what: str) -> np.ndarray:
     """What f returned, checked to be real numbers of `shape`, as float64."""
+    if type(r) is int:
+        r = _diff.int_to_float(r)
     if isinstance(r, (str, bytes)) or r is None:
         raise TypeError(f"`f` must return real numbers, got {type(r).__name__}{what}")
     a = np.asarray(r)
@@ -119,10 +140,10 @@ class Evaluator:
         call = _PointCall(self.f, self.args)
         rows = list(points)
         if callable(self.workers):
-            results = list(self.workers(call, rows))
+            results = _reraise(list(self.workers(call, rows)))
         else:
             with multiprocessing.get_context().Pool(self.workers) as pool:
-                results = pool.map(call, rows, chunksize=max(1, k // (4 * self.workers)))
+                results = _reraise(pool.map(call, rows, chunksize=max(1, k // (4 * self.workers))))
         if len(results) != k:
             raise ValueError(f"`workers` returned {len(results)} results for {k} points")
         out = np.empty((k, self.m))
@@ -138,10 +159,10 @@ class Evaluator:
             return list(self.f(points, *self.args))
         call = _PointCall(self.f, self.args)
         if callable(self.workers):
-            return list(self.workers(call, [row.copy() for row in points]))
+            return _reraise(list(self.workers(call, [row.copy() for row in points])))
         if self.workers > 1:
             with multiprocessing.get_context().Pool(self.workers) as pool:
-                return pool.map(call, [row.copy() for row in points])
+                return _reraise(pool.map(call, [row.copy() for row in points]))
         return _diff.call_rows(self.f, self.args, points)
 
     def run(self, kernel: Callable[[Any, int], Any], count: bool = False) -> Any:

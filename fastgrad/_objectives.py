@@ -63,6 +63,7 @@ _NATIVE_CACHE_SIZE = 64
 def cached_native(f: Any) -> Any:
     """The NativeObjective for a native f, built once per f object; None for Python f.
 
+    Only for ``_diff.native_gradient``, which sets n per call on a private copy.
     Building one means parsing a LowLevelCallable's signature, which costs more than a
     whole gradient of a cheap native f; the cache keeps the last 64 (with f itself, so an
     id cannot be reused while its entry lives).
@@ -85,10 +86,6 @@ def make_objective(f: Any, args: tuple, n: int, out_shape: tuple = (), name: str
                    allow_native: bool = True) -> Any:
     """Wrap f for the kernels; raise TypeError/ValueError naming ``name`` when it can't be."""
     llc = native_callable(f)
-    if llc is not None and args == () and allow_native and out_shape in ((), (1,)):
-        hit = _NATIVE_CACHE.get(id(f))
-        if hit is not None and hit[0] is f:
-            return hit[1]
     if llc is None:
         check_callable(f, name)
         return _diff.make_python_objective(f, args, n, out_shape, name)

@@ -118,13 +118,15 @@ def _stencils():
 
 
 def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
-                 ub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 ub: np.ndarray, fallback: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Adapt stencils and steps so that no point leaves [lb, ub].
 
     A coordinate whose stencil fits keeps it.  Otherwise a central stencil turns into
     the one-sided second-order one towards the side with more room (a forward or
-    backward one-sided stencil turns around), and the step shrinks to the room there
-    when it must.  Raises ValueError when a coordinate has no room on either side.
+    backward one-sided stencil turns around), with the step ``fallback`` (the order-2
+    step; default: the same steps), shrunk to the room there when it must.  Raises
+    ValueError when a coordinate has no room on either side.
     """
     d = _stencils()
     offs = d.STENCIL_OFFSETS
@@ -153,7 +155,8 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     reach = np.where(one_sided, 1.0, 2.0)
     room = np.where(up, room_up, room_dn)
     sid = np.where(bad, new_sid, sid).astype(np.int8)
-    steps = np.where(bad, np.minimum(steps, room / reach), steps)
+    base = steps if fallback is None else np.where(one_sided, steps, fallback)
+    steps = np.where(bad, np.minimum(base, room / reach), steps)
     steps = representable(x, steps)
     for _ in range(60):  # rounding can push x + k h one ulp past the bound
         over = ~fits(sid, steps)
@@ -164,19 +167,12 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     return steps, sid
 
 
-def bounded_hessian_steps(x: np.ndarray, steps: np.ndarray, lb: np.ndarray,
-                          ub: np.ndarray) -> np.ndarray | None:
-    """Hessian steps shrunk so x +- h stays in [lb, ub]; None when x sits on a bound."""
-    room = np.minimum(ub - x, x - lb)
-    if np.any(room <= 0):
-        return None
-    steps = representable(x, np.minimum(steps, room))
-    for _ in range(60):
-        over = (x + steps > ub) | (x - steps < lb)
-        if not np.any(over):
-            break
-        steps = representable(x, np.where(over, steps * (1 - 2.0 ** -20), steps))
-    return steps
+def hessian_fits(x: np.ndarray, steps: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> bool:
+    """Whether the central second differences x +- h stay in [lb, ub] with these steps.
+
+    When they do not, the Hessian is taken one-sidedly instead (shrinking h to a tiny
+    room left near a bound would divide rounding noise by h**2)."""
+    return bool(np.all(x - steps >= lb) and np.all(x + steps <= ub))
 
 
 def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:

@@ -197,8 +197,18 @@ cdef Objective *_objective_ptr(obj) except NULL:
     raise TypeError("internal error: not an objective")
 
 
+def int_to_float(r):
+    """A Python int of any size as a float (+-inf beyond the float range)."""
+    try:
+        return float(r)
+    except OverflowError:
+        return float("inf") if r > 0 else float("-inf")
+
+
 cdef object _result_array(r, str name):
     """What f returned, as an array of real numbers; TypeError otherwise."""
+    if type(r) is int:
+        r = int_to_float(r)
     if isinstance(r, (str, bytes)) or r is None:
         raise TypeError(f"`{name}` must return a real number, got {type(r).__name__}")
     a = np.asarray(r)
@@ -546,8 +556,11 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
     cdef double[::1] fv = np.empty(obj.m, dtype=np.float64)
     cdef FDPlan plan
     cdef int st
+    cdef Py_ssize_t k
     if coords.shape[0] == 0:
         return out
+    if h.shape[0] != x.shape[0] or sid.shape[0] != x.shape[0]:
+        raise ValueError("internal error: h and sid must have x's length")
     plan.ncoords = coords.shape[0]
     plan.coords = &coords[0]
     plan.h = &h[0]
@@ -557,7 +570,15 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
     plan.out = &o[0, 0]
     if f0 is not None:
         f0v = f0
+        if f0v.shape[0] != obj.m:
+            raise ValueError("internal error: f0 has the wrong length")
         plan.f0 = &f0v[0]
+    else:
+        for k in range(coords.shape[0]):
+            if not (0 <= coords[k] < x.shape[0]):
+                raise ValueError("internal error: coordinate out of range")
+            if STENCIL_USES_CENTER[sid[coords[k]]]:
+                raise ValueError("internal error: a one-sided stencil needs f(x)")
     if obj.kind == OBJ_PYTHON:
         st = fd_serial(obj, &x[0], &fv[0], &plan)
     elif obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER:

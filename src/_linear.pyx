@@ -16,7 +16,8 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
+from scipy.linalg.cython_blas cimport dgemv, sgemv
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport exp, log1p, sqrt, isfinite
 
@@ -89,38 +90,72 @@ cdef inline double sample_loss_grad(int kind, double z, double y, double *dz) no
 
 
 # --------------------------------------------------------------------------- layer 2
+cdef inline void rows_dot(const floating *Xb, int rows, int d, const floating *v,
+                          floating *out) noexcept nogil:
+    """out[0:rows] = Xb @ v for a C-contiguous block Xb of shape (rows, d) (BLAS gemv)."""
+    cdef char trans = b'T'
+    cdef int inc = 1
+    cdef floating one = 1.0, zero = 0.0
+    if floating is double:
+        dgemv(&trans, &d, &rows, &one, <double *>Xb, &d, <double *>v, &inc, &zero, out, &inc)
+    else:
+        sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>v, &inc, &zero, out, &inc)
+
+
+cdef inline void rows_tdot(const floating *Xb, int rows, int d, const floating *g,
+                           floating *out) noexcept nogil:
+    """out[0:d] = Xb.T @ g for a C-contiguous block Xb of shape (rows, d) (BLAS gemv)."""
+    cdef char trans = b'N'
+    cdef int inc = 1
+    cdef floating one = 1.0, zero = 0.0
+    if floating is double:
+        dgemv(&trans, &d, &rows, &one, <double *>Xb, &d, <double *>g, &inc, &zero, out, &inc)
+    else:
+        sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>g, &inc, &zero, out, &inc)
+
+
 cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
                        const floating *sw, const floating *w, double b,
-                       Py_ssize_t r0, Py_ssize_t r1,
+                       Py_ssize_t r0, Py_ssize_t r1, floating *scratch,
                        double *gw_out, double *gb_out) noexcept nogil:
-    """Rows r0:r1: returns sum_i sw_i loss_i, writes sum_i sw_i dloss_i/dz x_i to gw_out
-    (length d, overwritten) and sum_i sw_i dloss_i/dz to gb_out."""
+    """Rows r0:r1, read from memory once: z = X_b @ w (gemv), per-sample loss and
+    dloss/dz, then X_b.T @ (sw * dloss/dz) (gemv) while the block is still in cache.
+
+    Returns sum_i sw_i loss_i; writes the gradient sum to gw_out (length d, overwritten)
+    and sum_i sw_i dloss_i/dz to gb_out.  ``scratch`` holds r1 - r0 + d values.
+    """
     cdef Py_ssize_t i, j, d = X.shape[1]
-    cdef double z, g, l, loss = 0.0, gb = 0.0
-    cdef const floating *xi
-    for j in range(d):
-        gw_out[j] = 0.0
-    for i in range(r0, r1):
-        xi = &X[i, 0]
-        z = dot(xi, w, d) + b
-        l = sample_loss_grad(kind, z, y[i], &g)
+    cdef int rows = <int>(r1 - r0)
+    cdef double g, l, loss = 0.0, gb = 0.0
+    cdef floating *z = scratch
+    cdef floating *gw = scratch + rows
+    rows_dot(&X[r0, 0], rows, <int>d, w, z)
+    for i in range(rows):
+        l = sample_loss_grad(kind, z[i] + b, y[r0 + i], &g)
         if sw != NULL:
-            l *= sw[i]
-            g *= sw[i]
+            l *= sw[r0 + i]
+            g *= sw[r0 + i]
         loss += l
         gb += g
-        for j in range(d):
-            gw_out[j] += g * xi[j]
+        z[i] = <floating>g
+    rows_tdot(&X[r0, 0], rows, <int>d, z, gw)
+    for j in range(d):
+        gw_out[j] = gw[j]
     gb_out[0] = gb
     return loss
 
 
 cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
                       const floating *sw, const floating *w, double b,
-                      double[:, ::1] partial, double *gw_out, double *gb_out,
-                      int nthreads) noexcept nogil:
-    """One pass over all of X. ``partial`` is scratch of shape (n_blocks, d + 2).
-    Returns sum sw_i loss_i; gw_out (d) and gb_out get the summed gradient terms."""
+                      double[:, ::1] partial, floating[:, ::1] scratch,
+                      double *gw_out, double *gb_out, int nthreads) noexcept nogil:
+    """One pass over all of X in fixed row blocks (in parallel when nthreads > 1).
+
+    ``partial`` (n_blocks, d + 2) receives each block's sums, which are then added in
+    block order, so the result does not depend on the number of threads.  ``scratch``
+    has one row of (rows per block + d) values per thread.
+    Returns sum sw_i loss_i; gw_out (d) and gb_out get the summed gradient terms.
+    """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], nb = partial.shape[0]
     cdef Py_ssize_t rows = (n + nb - 1) // nb, k, j, r0, r1
     cdef double loss = 0.0, gb = 0.0
@@ -128,13 +163,13 @@ cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
         for k in prange(nb, num_threads=nthreads, schedule="static"):
             r0 = k * rows
             r1 = min(r0 + rows, n)
-            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1,
+            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1, &scratch[threadid(), 0],
                                        &partial[k, 0], &partial[k, d + 1])
     else:
         for k in range(nb):
             r0 = k * rows
             r1 = min(r0 + rows, n)
-            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1,
+            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1, &scratch[0, 0],
                                        &partial[k, 0], &partial[k, d + 1])
     for j in range(d):
         gw_out[j] = 0.0
@@ -150,10 +185,12 @@ cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
 cdef double penalised(int kind, const floating[:, ::1] X, const floating[::1] y,
                       const floating *sw, double inv_sumw, double l2,
                       const floating *w, double b, double[:, ::1] partial,
-                      double *gw, double *gb, int nthreads) noexcept nogil:
+                      floating[:, ::1] scratch, double *gw, double *gb,
+                      int nthreads) noexcept nogil:
     """Loss and gradient of the weighted mean loss plus l2 * ||w||^2 (b not penalised)."""
     cdef Py_ssize_t j, d = X.shape[1]
-    cdef double loss = full_pass(kind, X, y, sw, w, b, partial, gw, gb, nthreads) * inv_sumw
+    cdef double loss = full_pass(kind, X, y, sw, w, b, partial, scratch, gw, gb,
+                                 nthreads) * inv_sumw
     gb[0] *= inv_sumw
     for j in range(d):
         gw[j] = gw[j] * inv_sumw + 2.0 * l2 * w[j]
@@ -165,6 +202,7 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
                     const floating *sw, double inv_sumw, double l2, double lr,
                     double max_norm, double tol, bint fit_intercept,
                     floating[::1] w, double *b, double[::1] gw, double[:, ::1] partial,
+                    floating[:, ::1] scratch,
                     double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
                     Py_ssize_t *n_done, double *gnorm, int nthreads) noexcept nogil:
     """Epochs e0:e1 of batch gradient descent; returns a FIT_* status.
@@ -179,7 +217,7 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
     cdef double loss, gb, norm2, scale, nb
     cdef bint ok
     for e in range(e0, e1):
-        loss = penalised(kind, X, y, sw, inv_sumw, l2, &w[0], b[0], partial,
+        loss = penalised(kind, X, y, sw, inv_sumw, l2, &w[0], b[0], partial, scratch,
                          &gw[0], &gb, nthreads)
         norm2 = 0.0
         for j in range(d):
@@ -221,7 +259,11 @@ def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
     """(loss, dw, db) of the weighted mean loss + l2 ||w||^2; dw in X's dtype."""
     cdef int kind = LOSSES[loss]
     cdef Py_ssize_t d = X.shape[1]
-    cdef double[:, ::1] partial = np.empty((n_blocks(X.shape[0], d), d + 2))
+    cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
+    cdef double[:, ::1] partial = np.empty((nb, d + 2))
+    cdef floating[:, ::1] scratch = np.empty(
+        (max(nthreads, 1), (X.shape[0] + nb - 1) // nb + d),
+        dtype=np.float32 if floating is float else np.float64)
     cdef double[::1] gw = np.empty(d)
     cdef double gb, value
     cdef const floating[::1] swv
@@ -230,7 +272,7 @@ def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
         swv = sample_weight
         psw = &swv[0]
     with nogil:
-        value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial,
+        value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial, scratch,
                           &gw[0], &gb, nthreads)
     if not want_grad:
         return value, None, None
@@ -250,7 +292,11 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
     """
     cdef int kind = LOSSES[loss]
     cdef Py_ssize_t d = X.shape[1], e0 = 0, e1, n_done = 0
-    cdef double[:, ::1] partial = np.empty((n_blocks(X.shape[0], d), d + 2))
+    cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
+    cdef double[:, ::1] partial = np.empty((nb, d + 2))
+    cdef floating[:, ::1] scratch = np.empty(
+        (max(nthreads, 1), (X.shape[0] + nb - 1) // nb + d),
+        dtype=np.float32 if floating is float else np.float64)
     cdef double[::1] gw = np.empty(d)
     cdef double[::1] history = np.empty(min(epochs, chunk) if epochs > 0 else 1)
     cdef double gnorm = np.nan, bb = b
@@ -265,7 +311,7 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
         e1 = min(e0 + chunk, epochs)
         with nogil:
             status = fit_epochs(kind, X, y, psw, inv_sumw, l2, lr, max_norm, tol,
-                                fit_intercept, w, &bb, gw, partial, history, e0, e1,
+                                fit_intercept, w, &bb, gw, partial, scratch, history, e0, e1,
                                 &n_done, &gnorm, nthreads)
         done = np.asarray(history[:n_done - e0]).copy()
         parts.append(done)
