@@ -124,6 +124,7 @@ def main(argv: list[str], removed_env: dict | None = None) -> int:
     try:
         for number, mod, cases in plans:
             ctx.section = number
+            t_section = time.perf_counter()
             rows: list[Row] = []
             for case in cases:
                 progress.start(f"{number}. {case.label}")
@@ -136,6 +137,7 @@ def main(argv: list[str], removed_env: dict | None = None) -> int:
                     rows.append(Row(case.label, "—", "—", status=FAIL,
                                     note=f"raised {type(exc).__name__}"))
                 progress.finish(time.perf_counter() - t0)
+            ctx.note(f"Section run time: {time.perf_counter() - t_section:.0f} s.")
             sections.append({"number": number, "key": mod.__name__.rsplit(".", 1)[-1],
                              "title": mod.TITLE, "description": mod.DESCRIPTION,
                              "rows": rows, "notes": ctx.notes.get(number, [])})
