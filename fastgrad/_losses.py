@@ -33,14 +33,18 @@ PARALLEL_MIN_ELEMENTS = 1 << 17
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _n_threads(n_elements: int) -> int:
-    if n_elements < PARALLEL_MIN_ELEMENTS:
-        return 1
+def _cpus() -> int:
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, cpus)
+        return max(1, os.cpu_count() or 1)
+
+
+_CPUS = _cpus()
+
+
+def _n_threads(n_elements: int) -> int:
+    return 1 if n_elements < PARALLEL_MIN_ELEMENTS else _CPUS
 
 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
@@ -66,6 +70,11 @@ def _check_x_finite(X: np.ndarray) -> None:
 
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
                sample_weight: ArrayLike | None, l2: Any, want_grad: bool) -> tuple:
+    if sample_weight is None and type(l2) is float:
+        fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad,
+                                      PARALLEL_MIN_ELEMENTS, _CPUS)
+        if fast is not None:
+            return fast
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
     loss, dw, db = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                      _n_threads(X.size))

@@ -253,11 +253,10 @@ def n_blocks(Py_ssize_t n, Py_ssize_t d):
     return max(1, (n + rows - 1) // rows)
 
 
-def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
-              const floating[::1] w, double b, sample_weight, double inv_sumw,
-              double l2, bint want_grad=True, int nthreads=1):
-    """(loss, dw, db) of the weighted mean loss + l2 ||w||^2; dw in X's dtype."""
-    cdef int kind = LOSSES[loss]
+cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::1] y,
+                           const floating[::1] w, double b, const floating *psw,
+                           double inv_sumw, double l2, bint want_grad, int nthreads):
+    """Allocate the scratch, run the fused pass without the GIL, wrap the result."""
     cdef Py_ssize_t d = X.shape[1]
     cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
     cdef double[:, ::1] partial = np.empty((nb, d + 2))
@@ -266,11 +265,6 @@ def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
         dtype=np.float32 if floating is float else np.float64)
     cdef double[::1] gw = np.empty(d)
     cdef double gb, value
-    cdef const floating[::1] swv
-    cdef const floating *psw = NULL
-    if sample_weight is not None:
-        swv = sample_weight
-        psw = &swv[0]
     with nogil:
         value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial, scratch,
                           &gw[0], &gb, nthreads)
@@ -278,6 +272,98 @@ def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
         return value, None, None
     dtype = np.float32 if floating is float else np.float64
     return value, np.asarray(gw).astype(dtype, copy=False), gb
+
+
+def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
+              const floating[::1] w, double b, sample_weight, double inv_sumw,
+              double l2, bint want_grad=True, int nthreads=1):
+    """(loss, dw, db) of the weighted mean loss + l2 ||w||^2; dw in X's dtype."""
+    cdef const floating[::1] swv
+    cdef const floating *psw = NULL
+    cdef int kind = LOSSES[loss]
+    if sample_weight is not None:
+        swv = sample_weight
+        psw = &swv[0]
+    return _loss_grad_run(kind, X, y, w, b, psw, inv_sumw, l2, want_grad, nthreads)
+
+
+cdef inline bint _plain(a, int ndim, int typenum):
+    """a is an aligned C-contiguous ndarray of that ndim and dtype, not empty."""
+    return (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == ndim
+            and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a)
+            and cnp.PyArray_SIZE(<cnp.ndarray>a) > 0)
+
+
+def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
+                   Py_ssize_t parallel_min, int max_threads):
+    """The common case of the loss functions, checked and computed in one compiled call.
+
+    X a C-contiguous float64/float32 2-D array, y and w C-contiguous 1-D arrays of the
+    same dtype and matching lengths, b a Python float or int, no sample weights.  Checks
+    what a pass over X does not: w finite, logistic y in [0, 1].  Returns None when the
+    input is anything else, or when the result is not finite, so that the general path
+    checks everything and says what is wrong.
+    """
+    cdef int t, nthreads, kind = LOSSES[loss]
+    cdef Py_ssize_t i, n, d
+    cdef double bb
+    if type(b) is float:
+        bb = b
+    elif type(b) is int and -2**53 <= b <= 2**53:
+        bb = <double>b
+    else:
+        return None
+    if not cnp.PyArray_Check(X):
+        return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray>X)
+    if not ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and _plain(X, 2, t)
+            and _plain(y, 1, t) and _plain(w, 1, t)):
+        return None
+    n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
+    d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
+    if cnp.PyArray_DIM(<cnp.ndarray>y, 0) != n or cnp.PyArray_DIM(<cnp.ndarray>w, 0) != d:
+        return None
+    if not (isfinite(bb) and isfinite(l2) and l2 >= 0):
+        return None
+    if not _finite_in_range(y, w, t, kind == LOSS_LOGISTIC):
+        return None
+    nthreads = 1 if n * d < parallel_min else max_threads
+    if t == cnp.NPY_DOUBLE:
+        r = _loss_grad_run[double](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
+    else:
+        r = _loss_grad_run[float](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
+    if not isfinite(r[0]) or (want_grad and not (isfinite(r[2]) and np.isfinite(r[1]).all())):
+        return None
+    return r
+
+
+cdef bint _finite_in_range(y, w, int t, bint unit_interval):
+    """w finite, and y in [0, 1] when asked (NaN fails both)."""
+    cdef Py_ssize_t i
+    cdef const double[::1] yd, wd
+    cdef const float[::1] yf, wf
+    cdef bint ok = True
+    if t == cnp.NPY_DOUBLE:
+        yd = y
+        wd = w
+        with nogil:
+            for i in range(wd.shape[0]):
+                ok = ok and isfinite(wd[i])
+            if unit_interval:
+                for i in range(yd.shape[0]):
+                    ok = ok and (0.0 <= yd[i] <= 1.0)
+    else:
+        yf = y
+        wf = w
+        with nogil:
+            for i in range(wf.shape[0]):
+                ok = ok and isfinite(wf[i])
+            if unit_interval:
+                for i in range(yf.shape[0]):
+                    ok = ok and (0.0 <= yf[i] <= 1.0)
+    return ok
 
 
 def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight,
