@@ -607,6 +607,8 @@ def native_gradient(NativeObjective objective, x, int stencil, double rel, int n
     if not (cnp.PyArray_Check(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1
             and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_DOUBLE
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>x)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
             and cnp.PyArray_DIM(<cnp.ndarray>x, 0) > 0
             and cnp.PyArray_DIM(<cnp.ndarray>x, 0) < 2147483647):
         return None

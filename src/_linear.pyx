@@ -288,11 +288,13 @@ def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
 
 
 cdef inline bint _plain(a, int ndim, int typenum):
-    """a is an aligned C-contiguous ndarray of that ndim and dtype, not empty."""
+    """a is an aligned, native-byte-order, C-contiguous ndarray of that ndim and dtype,
+    not empty."""
     return (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == ndim
             and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
             and cnp.PyArray_ISALIGNED(<cnp.ndarray>a)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a)
             and cnp.PyArray_SIZE(<cnp.ndarray>a) > 0)
 
 
