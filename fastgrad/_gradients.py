@@ -83,7 +83,7 @@ def _complex(ev: Evaluator, x: np.ndarray, h: Any, coords: np.ndarray) -> tuple:
 
 
 def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
-              bounds: Any) -> tuple:
+              bounds: tuple[np.ndarray, np.ndarray] | None) -> tuple:
     """Order-6 central differences on a shrinking sequence of steps, per coordinate.
 
     Level l uses h_l = h_0 / ADAPTIVE_RATIO**l.  The change between consecutive levels
@@ -136,7 +136,7 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
 
 
 def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order: int,
-           coords: np.ndarray, bounds: Any, full_output: bool,
+           coords: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None, full_output: bool,
            f0: np.ndarray | None = None) -> tuple:
     """First derivatives along `coords`, shape (len(coords), m).
 
@@ -175,6 +175,7 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
     values, n1 = ev.run(kernel(steps), count=True)
     half = _steps.representable(x, steps / 2)
     values2, n2 = ev.run(kernel(half), count=True)
+    assert f0 is not None  # evaluated above when full_output
     p = _ORDER[sid[coords]][:, None].astype(float)
     trunc = np.abs(values - values2) * (2.0 ** p / (2.0 ** p - 1.0))
     rounding = (8 * eps * _WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
@@ -320,12 +321,12 @@ def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float |
     if not -n <= int(i) < n:
         raise ValueError(f"`i` must be in [{-n}, {n}), got {i}")
     coord = int(i) % n
+    h_arr: np.ndarray | None = None
     if h is not None:
         h_arr = np.ones(n)  # only coordinate `coord` is used
         h_arr[coord] = _steps._check_user_step(h, 1)[0]
-        h = h_arr
     ev = Evaluator(f, args, n)
-    values = _first(ev, x, eps, h, method, order, np.array([coord], dtype=np.intp),
+    values = _first(ev, x, eps, h_arr, method, order, np.array([coord], dtype=np.intp),
                     None, False)[0]
     _warn_nonfinite(values[0], "partial derivative")
     return float(values[0, 0])

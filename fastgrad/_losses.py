@@ -190,7 +190,7 @@ def logistic_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, 
 for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
                (logistic_loss, "Labels or probabilities in [0, 1]."),
                (logistic_gradient, "Labels or probabilities in [0, 1].")):
-    _f.__doc__ = _f.__doc__.replace("{doc}", _LOSS_DOC.format(y=_y))
+    _f.__doc__ = (_f.__doc__ or "").replace("{doc}", _LOSS_DOC.format(y=_y))  # None under -OO
 
 
 def _global_norm(parts: Sequence[np.ndarray]) -> float:
@@ -410,6 +410,7 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
                 progress=progress, callback=callback, callback_every=callback_every)
 
 
-fit_linear_regression.__doc__ = fit_linear_regression.__doc__.replace("{doc}", _FIT_DOC.format(y="Targets."))
-fit_logistic_regression.__doc__ = fit_logistic_regression.__doc__.replace(
+fit_linear_regression.__doc__ = (fit_linear_regression.__doc__ or "").replace(
+    "{doc}", _FIT_DOC.format(y="Targets."))
+fit_logistic_regression.__doc__ = (fit_logistic_regression.__doc__ or "").replace(
     "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1]."))

@@ -14,6 +14,7 @@ being divided by.
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,7 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     return t
 
 
-def _stencils():
+def _stencils() -> ModuleType:
     from . import _diff
     return _diff
 

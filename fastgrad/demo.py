@@ -286,7 +286,7 @@ def _pictures(out: str, fits: dict[str, Any], *, quick: bool) -> list[tuple[str,
     plt = plot._pyplot()
     os.makedirs(out, exist_ok=True)
     files: list[tuple[str, str]] = []
-    res_kw = {"resolution": 60, "arrows": 16} if quick else {"resolution": 120, "arrows": 20}
+    res_kw: dict[str, Any] = {"resolution": 60, "arrows": 16} if quick else {"resolution": 120, "arrows": 20}
 
     def save(fig: Any, name: str, what: str) -> None:
         path = os.path.join(out, name)
