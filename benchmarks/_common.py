@@ -8,8 +8,9 @@ progress step per case.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ._timing import Timing, TimingConfig, measure
 
@@ -65,7 +66,7 @@ class Row:
     chart_target: float | None = None
     noise: float | None = None    # worst (max - min) / median of the two timings
 
-    def judge(self) -> "Row":
+    def judge(self) -> Row:
         """Set ``status`` from value and target (INFO when there is no target)."""
         if self.status in (SKIP, NA):
             return self

@@ -58,7 +58,8 @@ def fastgrad_version() -> str:
         dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--",
                                 "src", "fastgrad"], capture_output=True, text=True, timeout=10)
         if rev.returncode == 0:
-            v += f" (commit {rev.stdout.strip()}{', uncommitted changes' if dirty.stdout.strip() else ''})"
+            dirty_note = ", uncommitted changes" if dirty.stdout.strip() else ""
+            v += f" (commit {rev.stdout.strip()}{dirty_note})"
     except (OSError, subprocess.SubprocessError):
         pass
     return v

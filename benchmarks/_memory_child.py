@@ -28,6 +28,7 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.dirname(here))
     import numpy as np
+
     import fastgrad as fg
     from benchmarks.s6_fit import numpy_fit
 

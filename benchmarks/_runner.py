@@ -107,13 +107,14 @@ def main(argv: list[str], removed_env: dict | None = None) -> int:
                           min_repeats=base.min_repeats, long_call=base.long_call)
 
     import fastgrad  # noqa: F401  (fail early and clearly when fastgrad is not importable)
+
     from . import _machine, _report
 
     ctx = Context(args.quick, timing, args.out)
     machine = _machine.describe(removed_env or {})
     selected = [(n, k, m) for n, k, m in SECTIONS if not args.only or n in args.only]
     plans = []
-    for number, key, module in selected:
+    for number, _key, module in selected:
         mod = importlib.import_module(f".{module}", __package__)
         ctx.section = number
         plans.append((number, mod, mod.cases(ctx)))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import gc
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TimingConfig:
     long_call: float = 1.0    # a call slower than this gets only min_repeats rounds
 
     @classmethod
-    def quick(cls) -> "TimingConfig":
+    def quick(cls) -> TimingConfig:
         return cls(min_time=0.01, repeats=5, min_repeats=5, long_call=0.2)
 
 

@@ -7,7 +7,17 @@ perturbation, no array copies: a floor no implementation can beat), and scipy's
 """
 from __future__ import annotations
 
-from ._common import Case, Context, Row, at_least, at_most, fmt_err, max_abs_err, rosen_point, timed_row
+from ._common import (
+    Case,
+    Context,
+    Row,
+    at_least,
+    at_most,
+    fmt_err,
+    max_abs_err,
+    rosen_point,
+    timed_row,
+)
 
 TITLE = "Python callable: central-difference gradient of rosen"
 DESCRIPTION = (
@@ -42,8 +52,9 @@ def count_calls(grad, f) -> int:
 
 
 def _case(ctx: Context, n: int) -> list[Row]:
-    import fastgrad as fg
     from scipy.optimize import rosen, rosen_der
+
+    import fastgrad as fg
 
     x = rosen_point(n)
     exact = rosen_der(x)

@@ -9,8 +9,18 @@ inline f into the loop, fastgrad calls it through a pointer), and scipy's
 """
 from __future__ import annotations
 
-from ._common import (Case, Context, Row, at_least, at_most, fmt_err, max_abs_err, rosen_point,
-                      skipped_row, timed_row)
+from ._common import (
+    Case,
+    Context,
+    Row,
+    at_least,
+    at_most,
+    fmt_err,
+    max_abs_err,
+    rosen_point,
+    skipped_row,
+    timed_row,
+)
 
 TITLE = "Native callable: rosen as a numba cfunc through LowLevelCallable"
 DESCRIPTION = (
@@ -89,8 +99,9 @@ def _case(ctx: Context, n: int) -> list[Row]:
                                     "scipy approx_derivative (Python rosen)", why,
                                     at_least(100.0)))
         return rows
-    import fastgrad as fg
     from scipy.optimize import rosen, rosen_der
+
+    import fastgrad as fg
 
     b = _build(numba)
     llc, grad_nb = b["llc"], b["grad_nb"]

@@ -7,8 +7,18 @@ times.  Versions of fastgrad without the keyword raise TypeError: the row then s
 """
 from __future__ import annotations
 
-from ._common import (NA, Case, Context, Row, at_least, fmt_err, max_abs_err, rosen_point,
-                      skipped_row, timed_row)
+from ._common import (
+    NA,
+    Case,
+    Context,
+    Row,
+    at_least,
+    fmt_err,
+    max_abs_err,
+    rosen_point,
+    skipped_row,
+    timed_row,
+)
 
 TITLE = "Vectorized evaluation: rosen on a (k, n) batch"
 DESCRIPTION = (
@@ -33,8 +43,9 @@ def rosen_rows(X):
 
 def _case(ctx: Context) -> list[Row]:
     import numpy as np
-    import fastgrad as fg
     from scipy.optimize import rosen, rosen_der
+
+    import fastgrad as fg
 
     case = f"n={N}"
     x = rosen_point(N)

@@ -36,8 +36,9 @@ def rosen_axis0(xi):
 
 
 def _case(ctx: Context) -> list[Row]:
-    import fastgrad as fg
     from scipy.optimize import rosen, rosen_hess
+
+    import fastgrad as fg
 
     case = f"n={N}"
     x = rosen_point(N)

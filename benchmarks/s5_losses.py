@@ -54,6 +54,7 @@ def make_data(n: int, d: int, seed: int = 0):
 
 def _case(ctx: Context, n: int, d: int) -> list[Row]:
     import numpy as np
+
     import fastgrad as fg
 
     X, y, labels, w, b = make_data(n, d)

@@ -9,7 +9,7 @@ compared with fastgrad's (column ``|Δw|``).
 """
 from __future__ import annotations
 
-from ._common import (Case, Context, Row, at_least, max_abs_err, skipped_row, timed_row)
+from ._common import Case, Context, Row, at_least, max_abs_err, skipped_row, timed_row
 from .s5_losses import make_data
 
 TITLE = "Gradient-descent fits: 500 epochs, max_norm = 10, float64"

@@ -16,7 +16,8 @@ from ._common import FAIL, Case, Context, Row, at_most, skipped_row
 TITLE = "Memory: peak extra memory of a fit, float64"
 DESCRIPTION = (
     "`fit_linear_regression(X, y, lr=0.1, epochs=50, max_norm=10)` at 1000000x20 float64 "
-    "(X = 160 MB), in a fresh interpreter (one per fit) after a warm-up fit: peak of the memory traced by "
+    "(X = 160 MB), in a fresh interpreter (one per fit) after a warm-up fit: peak of the "
+    "memory traced by "
     "`tracemalloc` during the fit (NumPy reports its buffers to tracemalloc, so any copy "
     "of X shows up) and growth of the process's `ru_maxrss` over the fit, each as % of "
     "X.nbytes. Target: ≤ 5% (no copy of X). Memory does not depend on the number of "

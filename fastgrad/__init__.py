@@ -10,14 +10,27 @@ gradient-norm clipping that runs entirely in compiled code without the GIL.
 >>> np.round(numerical_gradient(lambda v: v[0]**2 + v[1]**2, [3.0, 4.0]), 6).tolist()
 [6.0, 8.0]
 """
+from . import plot
 from ._descent import gradient_descent
-from ._gradients import (check_gradient, directional_derivative, hessian, jacobian,
-                         numerical_gradient, partial_derivative)
-from ._losses import (clip_by_norm, fit_linear_regression, fit_logistic_regression,
-                      logistic_gradient, logistic_loss, mse_gradient, mse_loss)
+from ._gradients import (
+    check_gradient,
+    directional_derivative,
+    hessian,
+    jacobian,
+    numerical_gradient,
+    partial_derivative,
+)
+from ._losses import (
+    clip_by_norm,
+    fit_linear_regression,
+    fit_logistic_regression,
+    logistic_gradient,
+    logistic_loss,
+    mse_gradient,
+    mse_loss,
+)
 from ._optimize import NewtonResult, gradient_of, hessian_of, newton
 from ._results import DerivativeResult, DescentResult, FitResult, GradientCheck
-from . import plot
 
 __version__ = "0.1.0"
 

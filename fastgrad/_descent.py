@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -11,8 +12,15 @@ from . import _diff
 from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
-from ._validation import (as_point, check_args, check_callable, check_epochs,
-                          check_optional_nonnegative, check_optional_positive, check_positive)
+from ._validation import (
+    as_point,
+    check_args,
+    check_callable,
+    check_epochs,
+    check_optional_nonnegative,
+    check_optional_positive,
+    check_positive,
+)
 
 __all__ = ["gradient_descent"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,15 @@ from . import _diff, _steps
 from ._modes import Evaluator
 from ._objectives import cached_native
 from ._results import DerivativeResult, GradientCheck
-from ._validation import (as_bounds, as_point, as_vector, check_args, check_callable,
-                          check_method, check_nonnegative)
+from ._validation import (
+    as_bounds,
+    as_point,
+    as_vector,
+    check_args,
+    check_callable,
+    check_method,
+    check_nonnegative,
+)
 
 __all__ = ["numerical_gradient", "partial_derivative", "directional_derivative",
            "jacobian", "hessian", "check_gradient"]

@@ -11,15 +11,25 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _linear
 from ._results import FitResult
-from ._validation import (as_matrix, as_sample_weight, as_vector, check_epochs,
-                          check_finite_scalar, check_nonnegative, check_optional_nonnegative,
-                          check_optional_positive, check_positive, _as_real_array)
+from ._validation import (
+    _as_real_array,
+    as_matrix,
+    as_sample_weight,
+    as_vector,
+    check_epochs,
+    check_finite_scalar,
+    check_nonnegative,
+    check_optional_nonnegative,
+    check_optional_positive,
+    check_positive,
+)
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
            "clip_by_norm", "fit_linear_regression", "fit_logistic_regression"]
@@ -78,7 +88,8 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
     loss, dw, db = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                      _n_threads(X.size))
-    if not math.isfinite(loss) or (want_grad and not (np.all(np.isfinite(dw)) and math.isfinite(db))):
+    if not math.isfinite(loss) or (want_grad and not (np.all(np.isfinite(dw))
+                                                      and math.isfinite(db))):
         _check_x_finite(X)
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
                       RuntimeWarning, stacklevel=3)
@@ -121,7 +132,8 @@ def mse_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
 
 
 def mse_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
-                 sample_weight: ArrayLike | None = None, l2: float = 0.0) -> tuple[np.ndarray, float]:
+                 sample_weight: ArrayLike | None = None,
+                 l2: float = 0.0) -> tuple[np.ndarray, float]:
     """Gradient of :func:`mse_loss` in (w, b), from one fused pass over X.
     {doc}
     Returns
@@ -146,7 +158,8 @@ def mse_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
 
 def logistic_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
                   sample_weight: ArrayLike | None = None, l2: float = 0.0) -> float:
-    """Weighted mean binary cross-entropy of ``sigmoid(X @ w + b)`` against y, plus ``l2 * ||w||**2``.
+    """Weighted mean binary cross-entropy of ``sigmoid(X @ w + b)`` against y, plus
+    ``l2 * ||w||**2``.
 
     Computed as ``log(1 + exp(z)) - y z`` in an overflow-free form, so it is finite
     for any finite ``z = X @ w + b`` (no overflow warnings at |z| = 1e4).
@@ -166,7 +179,8 @@ def logistic_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
 
 
 def logistic_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
-                      sample_weight: ArrayLike | None = None, l2: float = 0.0) -> tuple[np.ndarray, float]:
+                      sample_weight: ArrayLike | None = None,
+                      l2: float = 0.0) -> tuple[np.ndarray, float]:
     """Gradient of :func:`logistic_loss` in (w, b), from one fused pass over X.
     {doc}
     Returns
@@ -235,7 +249,8 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     parts = []
     for k, item in enumerate(items):
         name = f"grad[{k}]" if structured else "grad"
-        arr = _as_real_array(item, name).astype(np.float64 if np.asarray(item).dtype.kind != "f" else np.asarray(item).dtype)
+        arr = _as_real_array(item, name).astype(
+            np.float64 if np.asarray(item).dtype.kind != "f" else np.asarray(item).dtype)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` must be finite")
         parts.append(arr)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from . import _diff
-from . import _objectives
+from . import _diff, _objectives
 
 __all__ = ["Evaluator", "check_workers", "VECTORIZED_CHUNK_BYTES"]
 

@@ -169,5 +169,6 @@ class DerivativeResult:
     step: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"DerivativeResult(value={_short(self.value)}, max_error={float(np.max(self.error)):.3g}, "
+        return (f"DerivativeResult(value={_short(self.value)}, "
+                f"max_error={float(np.max(self.error)):.3g}, "
                 f"nfev={self.nfev}, shape={self.value.shape})")

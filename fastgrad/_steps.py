@@ -13,7 +13,6 @@ being divided by.
 """
 from __future__ import annotations
 
-import math
 from types import ModuleType
 from typing import Any
 
@@ -45,7 +44,8 @@ def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
             bad = ~np.isfinite((x + h) - x)
         raise ValueError(
-            f"`h` is too large for x: x + h overflows at indices {np.flatnonzero(bad)[:10].tolist()}")
+            "`h` is too large for x: x + h overflows at indices "
+            f"{np.flatnonzero(bad)[:10].tolist()}")
     return actual
 
 
@@ -74,7 +74,8 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     2, 4 or 6 for central ones.  ``h`` given by the user is an absolute step.
     """
     if h is None:
-        h = REL_STEP[(eps, order)] if (eps, order) in REL_STEP else relative_step(eps, "first", order)
+        h = (REL_STEP[(eps, order)] if (eps, order) in REL_STEP
+             else relative_step(eps, "first", order))
         h = h * np.maximum(1.0, np.abs(x))
     else:
         h = _check_user_step(h, x.shape[0])

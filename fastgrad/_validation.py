@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,8 @@ def as_point(x: Any, name: str = "x") -> tuple[np.ndarray, float]:
     out = np.array(arr, dtype=np.float64, order="C", copy=True)
     if not math.isfinite(out.sum()) and not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out))
-        raise ValueError(f"`{name}` must be finite, got non-finite values at indices {bad[:10].tolist()}")
+        raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
+                         f"{bad[:10].tolist()}")
     if out.size > 2**31 - 1:
         raise ValueError(f"`{name}` is too long: at most 2**31 - 1 coordinates are supported")
     return out, eps
@@ -116,7 +118,8 @@ def as_vector(v: Any, name: str, length: int | None, dtype: Any = np.float64,
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite and not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
-        raise ValueError(f"`{name}` must be finite, got non-finite values at indices {bad[:10].tolist()}")
+        raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
+                         f"{bad[:10].tolist()}")
     return arr
 
 
@@ -195,7 +198,8 @@ ORDERS = (2, 4, 6)
 def check_method(method: Any, order: Any, methods: tuple[str, ...] = METHODS) -> tuple[str, int]:
     """Validate a finite-difference method name and accuracy order."""
     if not isinstance(method, str) or method not in methods:
-        raise ValueError(f"`method` must be one of {', '.join(repr(m) for m in methods)}, got {method!r}")
+        raise ValueError(f"`method` must be one of {', '.join(repr(m) for m in methods)}, "
+                         f"got {method!r}")
     if isinstance(order, (bool, np.bool_)) or not isinstance(order, (numbers.Integral,)):
         raise TypeError(f"`order` must be an integer, got {type(order).__name__}")
     order = int(order)

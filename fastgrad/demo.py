@@ -23,7 +23,8 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -286,7 +287,8 @@ def _pictures(out: str, fits: dict[str, Any], *, quick: bool) -> list[tuple[str,
     plt = plot._pyplot()
     os.makedirs(out, exist_ok=True)
     files: list[tuple[str, str]] = []
-    res_kw: dict[str, Any] = {"resolution": 60, "arrows": 16} if quick else {"resolution": 120, "arrows": 20}
+    res_kw: dict[str, Any] = ({"resolution": 60, "arrows": 16} if quick
+                              else {"resolution": 120, "arrows": 20})
 
     def save(fig: Any, name: str, what: str) -> None:
         path = os.path.join(out, name)

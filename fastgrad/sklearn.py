@@ -314,7 +314,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
         classes, y01 = np.unique(y, return_inverse=True)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
-            shown = ", ".join(map(repr, classes[:10].tolist())) + (", ..." if classes.size > 10 else "")
+            shown = (", ".join(map(repr, classes[:10].tolist()))
+                     + (", ..." if classes.size > 10 else ""))
             raise ValueError(
                 f"Only binary classification is supported. The type of the target is {y_type}: "
                 f"y holds {classes.size} classes [{shown}]. For more than 2 classes use "
