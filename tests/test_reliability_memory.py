@@ -4,8 +4,8 @@
   the tracemalloc total flat after a warm-up: growth < 1 MiB.  Call counts, to keep
   the suite fast on a 2-core CI machine: 100000 calls in all for the nine cheapest
   functions (about 11000 each), 5000 each for the five costlier ones (they take
-  2-5x longer per call), measured on RSS; tracemalloc (which makes every call about 3x
-  slower) watches 1000 calls of each with a bound scaled to the same per-call budget
+  2-5x longer per call) and 2500 for each variant, measured on RSS; tracemalloc (which makes every call about 3x
+  slower) watches 500 calls of each with a bound scaled to the same per-call budget
   (1 MiB per 100000 calls, i.e. about 10 bytes per call: one leaked float or array per
   call shows at once).  Variants that create a fresh callable (or a fresh native
   LowLevelCallable) for every call check that nothing is cached per callable.
@@ -83,7 +83,7 @@ def fresh_native(x):
 
 
 # name: (call, number of calls for the RSS loop)
-CHEAP, COSTLY = 11_000, 5_000
+CHEAP, COSTLY, VARIANT = 11_000, 5_000, 2_500
 CALLS = {
     "numerical_gradient": (lambda: fg.numerical_gradient(f, X2), CHEAP),
     "partial_derivative": (lambda: fg.partial_derivative(f, X2, 1), CHEAP),
@@ -101,10 +101,10 @@ CALLS = {
     "gradient_descent": (lambda: fg.gradient_descent(f, X2, grad=g, lr=0.01, epochs=3), COSTLY),
     # a fresh callable and fresh arrays every call: nothing may be cached per callable
     "numerical_gradient-fresh-lambda": (
-        lambda: fg.numerical_gradient(lambda v: float(v @ v), np.array([1.0, 2.0])), COSTLY),
-    "numerical_gradient-with-args": (lambda: fg.numerical_gradient(f, X2, args=(0.5,)), COSTLY),
-    "numerical_gradient-native-fresh-callable": (lambda: fresh_native(X2), COSTLY),
-    "numerical_gradient-nan-warning": (lambda: _nan_call(), COSTLY),
+        lambda: fg.numerical_gradient(lambda v: float(v @ v), np.array([1.0, 2.0])), VARIANT),
+    "numerical_gradient-with-args": (lambda: fg.numerical_gradient(f, X2, args=(0.5,)), VARIANT),
+    "numerical_gradient-native-fresh-callable": (lambda: fresh_native(X2), VARIANT),
+    "numerical_gradient-nan-warning": (lambda: _nan_call(), VARIANT),
 }
 
 
@@ -132,6 +132,24 @@ def traced_growth(call, n: int, warmup: int = 200) -> int:
         tracemalloc.stop()
 
 
+def both_growths(call, n: int, warmup: int = 50) -> tuple[int, int]:
+    """(tracemalloc growth, RSS growth) over the same n calls, after a warm-up."""
+    for _ in range(warmup):
+        call()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call()
+        gc.collect()
+        traced0, rss0 = tracemalloc.get_traced_memory()[0], rss()
+        for _ in range(n):
+            call()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - traced0, rss() - rss0
+    finally:
+        tracemalloc.stop()
+
+
 def rss_growth(call, n: int, warmup: int = 500) -> int:
     for _ in range(warmup):
         call()
@@ -147,7 +165,7 @@ class TestRepeatedCalls:
     @pytest.mark.parametrize("name", list(CALLS))
     def test_tracemalloc_flat(self, name):
         call, _ = CALLS[name]
-        n = 1000
+        n = 500
         growth = traced_growth(call, n)
         budget = MiB * n // 100_000          # ~10 bytes per call
         assert growth < budget, f"{name}: tracemalloc grew by {growth} bytes over {n} calls"
@@ -168,10 +186,10 @@ class TestFits:
         y = (r.uniform(size=200) > 0.5).astype(float)
 
         def call():
-            return fit(X, y, lr=0.05, epochs=60, max_norm=1.0, tol=1e-12)
+            return fit(X, y, lr=0.05, epochs=30, max_norm=1.0, tol=1e-12)
 
-        assert traced_growth(call, 1000, warmup=50) < MiB
-        assert rss_growth(call, 1000, warmup=50) < MiB
+        traced, resident = both_growths(call, 1000)
+        assert traced < MiB and resident < MiB, (traced, resident)
 
     def test_thousand_fits_with_callback_and_divergence(self):
         r = np.random.default_rng(2)
@@ -184,8 +202,8 @@ class TestFits:
                 fg.fit_linear_regression(X, y, lr=5.0, epochs=200,
                                          callback=lambda e, loss, w: False, callback_every=7)
 
-        assert traced_growth(call, 1000, warmup=50) < MiB
-        assert rss_growth(call, 1000, warmup=50) < MiB
+        traced, resident = both_growths(call, 1000)
+        assert traced < MiB and resident < MiB, (traced, resident)
 
 
 class Boom(Exception):
