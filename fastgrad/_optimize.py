@@ -221,6 +221,16 @@ class NewtonResult:
         the Hessian is not finite.
     message : str
         What happened, in words.
+
+    Examples
+    --------
+    >>> from scipy.optimize import rosen
+    >>> from fastgrad import newton
+    >>> res = newton(rosen, [-1.2, 1.0])
+    >>> res.success, res.status, res.grad_norm <= 1e-8
+    (True, 0, True)
+    >>> res.x.round(6).tolist(), res.hess.shape
+    ([1.0, 1.0], (2, 2))
     """
 
     x: np.ndarray

@@ -36,6 +36,16 @@ class GradientCheck:
         error scaled by the tolerance).
     analytic, numeric : ndarray
         The two gradients compared.
+
+    Examples
+    --------
+    >>> from fastgrad import check_gradient
+    >>> good = check_gradient(lambda v: v @ v, lambda v: 2 * v, [1.0, 2.0])
+    >>> bool(good), good.max_abs_error < 1e-8
+    (True, True)
+    >>> bad = check_gradient(lambda v: v @ v, lambda v: 3 * v, [1.0, 2.0])
+    >>> bool(bad), bad.worst_index, bad.analytic.tolist()
+    (False, 1, [3.0, 6.0])
     """
 
     ok: bool
@@ -77,6 +87,15 @@ class FitResult:
         "converged", "max_epochs", "diverged" (the loss or the parameters became
         non-finite; the last finite parameters are returned) or "stopped" (a callback
         asked to stop).
+
+    Examples
+    --------
+    >>> from fastgrad import fit_linear_regression
+    >>> r = fit_linear_regression([[2.0]], [4.0], lr=0.1, epochs=10)
+    >>> r.status, r.converged, r.n_epochs, r.loss_history.shape
+    ('max_epochs', False, 10, (10,))
+    >>> float(r.loss_history[0]), r.loss == float(r.loss_history[-1])
+    (16.0, True)
     """
 
     w: np.ndarray
@@ -118,6 +137,15 @@ class DescentResult:
         f before each update.
     status : str
         "converged", "max_epochs", "diverged" or "stopped" (the callback returned True).
+
+    Examples
+    --------
+    >>> from fastgrad import gradient_descent
+    >>> r = gradient_descent(lambda v: (v[0] - 3.0) ** 2, [0.0], lr=0.1, epochs=500, tol=1e-8)
+    >>> r.status, r.success, r.nit == r.n_iter == len(r.loss_history)
+    ('converged', True, True)
+    >>> round(float(r.x[0]), 6), r.fun < 1e-12
+    (3.0, True)
     """
 
     x: np.ndarray
@@ -161,6 +189,14 @@ class DerivativeResult:
         Number of evaluations of f (or of grad) made.
     step : ndarray
         The steps used, per coordinate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad import numerical_gradient
+    >>> r = numerical_gradient(lambda v: v @ v, [1.0, 2.0], full_output=True)
+    >>> r.value.round(6).tolist(), r.nfev, bool(np.all(r.error < 1e-6))
+    ([2.0, 4.0], 9, True)
     """
 
     value: np.ndarray
