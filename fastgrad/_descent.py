@@ -28,7 +28,8 @@ __all__ = ["gradient_descent"]
 def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., Any] | None = None,
                      lr: float = 0.01, epochs: int = 100, max_norm: float | None = None,
                      tol: float | None = None, args: tuple = (),
-                     callback: Callable[[np.ndarray], Any] | None = None) -> DescentResult:
+                     callback: Callable[[np.ndarray], Any] | None = None,
+                     progress: bool = False) -> DescentResult:
     """Minimise f by gradient descent: ``x <- x - lr * clip(grad f(x))``.
 
     Parameters
@@ -52,6 +53,9 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
         Extra arguments for f and grad.
     callback : callable, optional
         ``callback(x)`` after each update; returning True stops.
+    progress : bool
+        Show a tqdm progress bar over the epochs with the current value of f (needs
+        ``tqdm``: ``pip install fastgrad[progress]``).
 
     Returns
     -------
@@ -82,27 +86,39 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
                                                     allow_native=False)
     history: list[float] = []
     status, gnorm, n_iter = "max_epochs", float("nan"), 0
-    for _ in range(epochs):
-        fx = float(_diff.evaluate_at(fobj, x)[0])
-        g = numerical_gradient(f, x, args=args) if gobj is None else _diff.evaluate_at(gobj, x)
-        gnorm = float(np.linalg.norm(g))
-        if not (math.isfinite(fx) and math.isfinite(gnorm)):
-            status = "diverged"
-            break
-        if tol is not None and gnorm < tol:
-            status = "converged"
-            break
-        history.append(fx)
-        scale = max_norm / gnorm if max_norm is not None and gnorm > max_norm else 1.0
-        x_new = x - (lr * scale) * g
-        if not np.all(np.isfinite(x_new)):
-            status = "diverged"
-            break
-        x = x_new
-        n_iter += 1
-        if callback is not None and callback(x.copy()):
-            status = "stopped"
-            break
+    bar = None
+    if progress:
+        from ._progress import make_bar
+        bar = make_bar(epochs, "gradient_descent")
+    try:
+        for _ in range(epochs):
+            fx = float(_diff.evaluate_at(fobj, x)[0])
+            g = (numerical_gradient(f, x, args=args) if gobj is None
+                 else _diff.evaluate_at(gobj, x))
+            gnorm = float(np.linalg.norm(g))
+            if not (math.isfinite(fx) and math.isfinite(gnorm)):
+                status = "diverged"
+                break
+            if tol is not None and gnorm < tol:
+                status = "converged"
+                break
+            history.append(fx)
+            scale = max_norm / gnorm if max_norm is not None and gnorm > max_norm else 1.0
+            x_new = x - (lr * scale) * g
+            if not np.all(np.isfinite(x_new)):
+                status = "diverged"
+                break
+            x = x_new
+            n_iter += 1
+            if bar is not None:
+                bar.set_postfix(loss=f"{fx:.4g}", refresh=False)
+                bar.update(1)
+            if callback is not None and callback(x.copy()):
+                status = "stopped"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
     if status == "diverged":
         warnings.warn("gradient_descent diverged: f or its gradient became non-finite. Use a "
                       "smaller lr or set max_norm; the last finite point is returned.",
