@@ -13,6 +13,7 @@ directly with the GIL released.  Accepted native forms, all with the C signature
 from __future__ import annotations
 
 import ctypes
+import threading
 import types
 from typing import Any
 
@@ -58,6 +59,7 @@ def is_native(f: Any) -> bool:
 
 _NATIVE_CACHE: dict = {}
 _NATIVE_CACHE_SIZE = 64
+_NATIVE_CACHE_LOCK = threading.Lock()
 
 
 def cached_native(f: Any) -> Any:
@@ -76,9 +78,10 @@ def cached_native(f: Any) -> Any:
     if native_callable(f) is None:
         return None
     obj = make_objective(f, (), 1)
-    if len(_NATIVE_CACHE) >= _NATIVE_CACHE_SIZE:
-        _NATIVE_CACHE.pop(next(iter(_NATIVE_CACHE)))
-    _NATIVE_CACHE[id(f)] = (f, obj)
+    with _NATIVE_CACHE_LOCK:  # threads may fill the cache at the same time
+        while len(_NATIVE_CACHE) >= _NATIVE_CACHE_SIZE:
+            _NATIVE_CACHE.pop(next(iter(_NATIVE_CACHE)), None)
+        _NATIVE_CACHE[id(f)] = (f, obj)
     return obj
 
 
