@@ -7,7 +7,7 @@ Typed memoryview parameters (``double[::1]``) accept any C-contiguous float64 bu
 and are written here as float64 arrays.
 """
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeAlias
+from typing import Callable, Any, NoReturn, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -70,8 +70,9 @@ def evaluate_at(objective: Objective, x: _F64) -> _F64: ...
 def finite_differences(objective: Objective, x: _F64, h: _F64, coords: npt.NDArray[np.intp],
                        sid: npt.NDArray[np.int8], f0: _F64 | None = None,
                        nthreads: int = 1) -> _F64: ...
-def native_gradient(objective: NativeObjective, x: object, stencil: int, rel: float,
-                    nthreads: int = 1) -> tuple[_F64, bool] | None: ...
+def default_gradient(f: NativeObjective | Callable[..., Any], args: tuple[Any, ...],
+                     x: object, stencil: int, rel: float,
+                     nthreads: int = 1) -> tuple[_F64, bool] | None: ...
 def representable(x: _F64, h: _F64) -> _F64 | None: ...
 def hessian_from_f(objective: Objective, x: _F64, h: _F64, f0: float,
                    nthreads: int = 1) -> _F64: ...

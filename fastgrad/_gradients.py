@@ -273,16 +273,22 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
     >>> numerical_gradient(lambda v: np.sin(v[0]) * v[1], [0.0, 2.0], method="complex").tolist()
     [2.0, 0.0]
     """
-    if (h is None and not args and not vectorized and bounds is None and not full_output
-            and workers is None and method == "central" and order in (2, 4, 6)):
+    if (h is None and not vectorized and bounds is None and not full_output
+            and workers is None and method == "central" and order in (2, 4, 6)
+            and type(args) is tuple):
+        # The compiled fast path of the default call: checks, steps and stencil in C.
         native = cached_native(f)
-        if native is not None:  # the compiled fast path: checks, steps and stencil in C
-            res = _diff.native_gradient(native, x, _STENCIL[("central", order)],
-                                        _steps.REL_STEP[(_EPS64, order)])
-            if res is not None:
-                if not res[1]:
-                    _warn_nonfinite(res[0], "gradient")
-                return res[0]
+        res = None
+        if native is not None and not args:
+            res = _diff.default_gradient(native, (), x, _STENCIL[("central", order)],
+                                         _steps.REL_STEP[(_EPS64, order)])
+        elif native is None and callable(f):
+            res = _diff.default_gradient(f, args, x, _STENCIL[("central", order)],
+                                         _steps.REL_STEP[(_EPS64, order)])
+        if res is not None:
+            if not res[1]:
+                _warn_nonfinite(res[0], "gradient")
+            return res[0]
     x, eps = as_point(x)
     method, order = check_method(method, order, _METHODS)
     args = check_args(args)

@@ -65,7 +65,7 @@ _NATIVE_CACHE_LOCK = threading.Lock()
 def cached_native(f: Any) -> Any:
     """The NativeObjective for a native f, built once per f object; None for Python f.
 
-    Only for ``_diff.native_gradient``, which sets n per call on a private copy.
+    Only for ``_diff.default_gradient``, which sets n per call on a private copy.
     Building one means parsing a LowLevelCallable's signature, which costs more than a
     whole gradient of a cheap native f; the cache keeps the last 64 (with f itself, so an
     id cannot be reused while its entry lives).

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _diff  # the rounding of steps itself is the kernels' (one copy, in C)
+
 __all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable"]
 
 #: Exponent of EPS in the default relative step, by (derivative, accuracy order).
@@ -37,8 +39,6 @@ def relative_step(eps: float, derivative: str, order: int) -> float:
 
 def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """(x + h) - x, with steps that vanish in floating point enlarged to one ulp of x."""
-    from . import _diff  # the computation itself is the kernels' (one copy, in C)
-
     actual = _diff.representable(x, np.ascontiguousarray(h, dtype=np.float64))
     if actual is None:
         with np.errstate(over="ignore", invalid="ignore"):

@@ -596,13 +596,40 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
     return out
 
 
-def native_gradient(NativeObjective objective, x, int stencil, double rel, int nthreads=1):
-    """The gradient of a native f at a plain float64 x, in one compiled call.
+cdef int _default_gradient_body(Objective *obj, const double *xv, double rel, double *work,
+                                double *steps, const FDPlan *plan,
+                                int nthreads) noexcept nogil:
+    """x finite? steps, stencil, result finite?  -1: x not finite; 1: some entry of the
+    result not finite; 100 + status: the kernel failed."""
+    cdef Py_ssize_t i, n = obj.n
+    cdef double fv
+    cdef int st
+    for i in range(n):
+        if not isfinite(xv[i]):
+            return -1
+    if representable_steps(xv, NULL, rel, steps, n) != 0:
+        return -1
+    memcpy(work, xv, n * sizeof(double))
+    if nthreads > 1:
+        st = fd_parallel(obj, work, plan, nthreads)
+    else:
+        st = fd_serial(obj, work, &fv, plan)
+    if st != EVAL_OK:
+        return 100 + st
+    for i in range(n):
+        if not isfinite(plan.out[i]):
+            return 1
+    return 0
 
-    The fast path of ``numerical_gradient`` for its default case: checks x, chooses the
-    steps ``(x + h) - x`` with ``h = rel * max(1, |x_i|)`` and runs the stencil, all
-    without the GIL.  Returns (gradient, all entries finite), or None when x is not a finite, non-empty, 1-D, C-contiguous
-    float64 array: the general path then handles (or rejects) it.
+
+def default_gradient(f, tuple args, x, int stencil, double rel, int nthreads=1):
+    """The gradient in ``numerical_gradient``'s default case, in one compiled call.
+
+    f is a NativeObjective (run without the GIL) or a Python callable.  Checks x,
+    chooses the steps ``(x + h) - x`` with ``h = rel * max(1, |x_i|)`` and runs the
+    stencil.  Returns (gradient, all entries finite), or None when x is not a finite,
+    non-empty, 1-D, C-contiguous, native float64 array: the general path then handles
+    (or rejects) it.
     """
     if not (cnp.PyArray_Check(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1
             and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_DOUBLE
@@ -614,48 +641,40 @@ def native_gradient(NativeObjective objective, x, int stencil, double rel, int n
         return None
     cdef const double *xv = <const double *>cnp.PyArray_DATA(<cnp.ndarray>x)
     cdef cnp.npy_intp n = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
-    cdef Objective local = objective.c
+    cdef Objective local
+    cdef Objective *obj
     cdef FDPlan plan
+    cdef int st
+    cdef bint native = isinstance(f, NativeObjective)
+    if native:
+        local = (<NativeObjective>f).c   # a private copy: the objective is shared
+        local.n = <int>n
+        obj = &local
+        owner = f
+    else:
+        owner = PyObjective(f, args, n, ())
+        obj = &(<PyObjective>owner).c
     out = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
     work = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
     steps = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
-    cdef double *pw = <double *>cnp.PyArray_DATA(work)
-    cdef double *ps = <double *>cnp.PyArray_DATA(steps)
-    cdef double fv
-    cdef Py_ssize_t i
-    cdef int st = 0
-    local.n = <int>n
     plan.ncoords = n
     plan.coords = NULL
-    plan.h = ps
+    plan.h = <double *>cnp.PyArray_DATA(steps)
     plan.sid = NULL
     plan.stencil = stencil
     plan.f0 = NULL
     plan.out = <double *>cnp.PyArray_DATA(out)
-    with nogil:
-        for i in range(n):
-            if not isfinite(xv[i]):
-                st = -1
-                break
-        if st == 0:
-            st = representable_steps(xv, NULL, rel, ps, n)
-        if st == 0:
-            memcpy(pw, xv, n * sizeof(double))
-            if nthreads > 1:
-                st = fd_parallel(&local, pw, &plan, nthreads)
-            else:
-                st = fd_serial(&local, pw, &fv, &plan)
-            if st != 0:
-                st += 100
-            else:
-                for i in range(n):
-                    if not isfinite(plan.out[i]):
-                        st = 1
-                        break
+    cdef double *pw = <double *>cnp.PyArray_DATA(work)
+    cdef double *ps = <double *>cnp.PyArray_DATA(steps)
+    if native:
+        with nogil:
+            st = _default_gradient_body(obj, xv, rel, pw, ps, &plan, nthreads)
+    else:
+        st = _default_gradient_body(obj, xv, rel, pw, ps, &plan, 1)
     if st == -1:
         return None
     if st >= 100:
-        _raise_status(st - 100, objective)
+        _raise_status(st - 100, owner)
     return out, st == 0
 
 
