@@ -7,7 +7,7 @@ Typed memoryview parameters (``double[::1]``) accept any C-contiguous float64 bu
 and are written here as float64 arrays.
 """
 from collections.abc import Callable
-from typing import Callable, Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
