@@ -70,3 +70,11 @@ def test_estimators_have_examples() -> None:
     for name, obj in _estimators():
         doc = _sections(obj)
         assert "Examples\n--------\n" in doc, name
+
+
+def test_examples_of_the_command_line_run() -> None:
+    # pytest --doctest-modules never collects a __main__.py; its examples run here.
+    import doctest
+
+    result = doctest.testmod(fastgrad.__main__, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
