@@ -603,7 +603,7 @@ def check_gradient(f: Callable[..., float], grad: Callable[..., Any], x: ArrayLi
     analytic = ev.at(xc)
     err = np.abs(analytic - numeric)
     allowed = atol + rtol * np.abs(numeric)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = err / np.maximum(np.abs(numeric), np.finfo(np.float64).tiny)
         excess = np.where(np.isfinite(err), err / np.where(allowed > 0, allowed, 1.0), np.inf)
     ok = bool(np.all(err <= allowed))

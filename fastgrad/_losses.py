@@ -37,7 +37,7 @@ __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
 ArrayLike = Any
 
 #: Below this many elements of X a pass runs on one thread (OpenMP start-up would cost more).
-PARALLEL_MIN_ELEMENTS = 1 << 17
+PARALLEL_MIN_ELEMENTS = 1 << 20
 #: Epochs run without the GIL between two checks for Ctrl-C / progress updates hold
 #: about this many elements of X in total.
 CHUNK_ELEMENTS = 1 << 22
@@ -297,7 +297,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     if progress:
         from ._progress import make_bar
         bar = make_bar(epochs, f"fit {kind}")
-        chunk = min(chunk, max(1, epochs // 100))
+        if callback is None:  # with a callback, the bar moves every callback_every epochs
+            chunk = min(chunk, max(1, epochs // 100))
 
     hook = None
     if bar is not None or callback is not None:

@@ -93,7 +93,11 @@ def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:
         h = relative_step(eps, "second", 2) * np.maximum(1.0, np.abs(x))
     else:
         h = _check_user_step(h, x.shape[0])
-    return representable(x, h)
+    # second differences divide by h_i * h_j: keep that product a normal number
+    return representable(x, np.maximum(h, _MIN_SECOND_STEP))
+
+
+_MIN_SECOND_STEP = float(np.sqrt(np.finfo(np.float64).tiny)) * 2.0
 
 
 def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
@@ -109,9 +113,16 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
         scale = max(1.0, float(np.max(np.abs(x[moved])))) if np.any(moved) else 1.0
         t = relative_step(eps, "first", order) * scale / float(np.max(np.abs(direction)))
     else:
-        arr = _check_user_step(h, 1)
-        t = float(arr[0])
-    return t
+        t = float(_check_user_step(h, 1)[0])
+    # Enlarge a step below the resolution of x: every coordinate the direction moves
+    # must actually move.  Then make it the step floating point takes along the
+    # largest component of the direction.
+    xm, um = x[moved], np.abs(direction[moved])
+    t = max(t, float(np.max(np.spacing(np.abs(xm)) / um)))
+    k = int(np.argmax(np.abs(direction)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        actual = ((x[k] + t * direction[k]) - x[k]) / direction[k]
+    return float(actual) if np.isfinite(actual) and actual > 0 else t
 
 
 def _stencils() -> ModuleType:

@@ -4,8 +4,8 @@
 Called only by ``fastgrad._api``, which has checked shapes, dtypes and values and
 converted y, w and sample weights to X's dtype (float32 or float64, one fused source).
 
-Layer 1, per-sample helpers (``noexcept nogil``): ``dot``, ``log1pexp``, ``sigmoid``,
-``sample_loss_grad``.
+Layer 1, per-sample helpers (``noexcept nogil``): ``sample_loss_grad`` and the BLAS
+wrappers ``rows_dot`` / ``rows_tdot``.
 Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (residual,
 loss and gradient together, X read once); ``full_pass`` runs it over fixed row blocks,
 in parallel when asked, and adds the block partial sums in block order, so the result
@@ -19,13 +19,17 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemv, sgemv
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport exp, log1p, sqrt, isfinite
+from libc.math cimport exp, fabs, log1p, sqrt, isfinite
 
 cnp.import_array()
 
 cdef enum:
     LOSS_MSE = 0
     LOSS_LOGISTIC = 1
+    LOSS_KIND = 1       # mask of the two above
+    SKIP_LOSS = 2       # flag: the caller needs only the gradient (no log1p per sample)
+    SKIP_GRAD = 4       # flag: the caller needs only the loss
+    SMALL_D = 32        # below this many features a block is walked 4 rows at a time
 
 cdef enum:
     FIT_RUNNING = 0
@@ -45,48 +49,23 @@ STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
 
 
 # --------------------------------------------------------------------------- layer 1
-cdef inline double dot(const floating *a, const floating *b, Py_ssize_t d) noexcept nogil:
-    """a . b accumulated in double with four independent sums (no -ffast-math needed)."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t j = 0
-    while j + 4 <= d:
-        s0 += <double>a[j] * b[j]
-        s1 += <double>a[j + 1] * b[j + 1]
-        s2 += <double>a[j + 2] * b[j + 2]
-        s3 += <double>a[j + 3] * b[j + 3]
-        j += 4
-    while j < d:
-        s0 += <double>a[j] * b[j]
-        j += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-cdef inline double log1pexp(double z) noexcept nogil:
-    """log(1 + exp(z)) without overflow for any finite z."""
-    if z > 0.0:
-        return z + log1p(exp(-z))
-    return log1p(exp(z))
-
-
-cdef inline double sigmoid(double z) noexcept nogil:
-    """1 / (1 + exp(-z)) without overflow for any finite z."""
-    cdef double e
-    if z >= 0.0:
-        return 1.0 / (1.0 + exp(-z))
-    e = exp(z)
-    return e / (1.0 + e)
-
-
 cdef inline double sample_loss_grad(int kind, double z, double y, double *dz) noexcept nogil:
-    """Loss of one sample at raw prediction z; its derivative in z goes to dz[0]."""
-    cdef double r
-    if kind == LOSS_MSE:
+    """Loss of one sample at raw prediction z (0 under SKIP_LOSS); d loss / d z to dz[0].
+
+    Logistic: one exp per sample, e = exp(-|z|), gives both sigmoid(z) and
+    log(1 + exp(z)) = max(z, 0) + log1p(e), without overflow for any finite z.
+    """
+    cdef double r, e, p
+    if kind & LOSS_KIND == LOSS_MSE:
         r = z - y
         dz[0] = 2.0 * r
         return r * r
-    # binary cross-entropy of sigmoid(z) against y in [0, 1]
-    dz[0] = sigmoid(z) - y
-    return log1pexp(z) - y * z
+    e = exp(-fabs(z))
+    p = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
+    dz[0] = p - y
+    if kind & SKIP_LOSS:
+        return 0.0
+    return (z if z > 0.0 else 0.0) + log1p(e) - y * z
 
 
 # --------------------------------------------------------------------------- layer 2
@@ -118,31 +97,92 @@ cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y
                        const floating *sw, const floating *w, double b,
                        Py_ssize_t r0, Py_ssize_t r1, floating *scratch,
                        double *gw_out, double *gb_out) noexcept nogil:
-    """Rows r0:r1, read from memory once: z = X_b @ w (gemv), per-sample loss and
-    dloss/dz, then X_b.T @ (sw * dloss/dz) (gemv) while the block is still in cache.
+    """Rows r0:r1, read from memory once: z = X_b @ w, per-sample loss and dloss/dz,
+    then X_b.T @ (sw * dloss/dz) while the block is still in cache.
 
     Returns sum_i sw_i loss_i; writes the gradient sum to gw_out (length d, overwritten)
     and sum_i sw_i dloss_i/dz to gb_out.  ``scratch`` holds r1 - r0 + d values.
+    Narrow X (d < SMALL_D) is walked four rows at a time (four independent dot
+    products, one fused gradient update); wider X goes through BLAS gemv.
     """
     cdef Py_ssize_t i, j, d = X.shape[1]
     cdef int rows = <int>(r1 - r0)
     cdef double g, l, loss = 0.0, gb = 0.0
+    cdef double z0, z1, z2, z3, g0, g1, g2, g3, wj
+    cdef const floating *x0
+    cdef const floating *x1
+    cdef const floating *x2
+    cdef const floating *x3
     cdef floating *z = scratch
     cdef floating *gw = scratch + rows
-    rows_dot(&X[r0, 0], rows, <int>d, w, z)
-    for i in range(rows):
-        l = sample_loss_grad(kind, z[i] + b, y[r0 + i], &g)
-        if sw != NULL:
-            l *= sw[r0 + i]
-            g *= sw[r0 + i]
-        loss += l
-        gb += g
-        z[i] = <floating>g
-    rows_tdot(&X[r0, 0], rows, <int>d, z, gw)
+    cdef bint grad = not (kind & SKIP_GRAD)
+    if d >= SMALL_D:
+        rows_dot(&X[r0, 0], rows, <int>d, w, z)
+        for i in range(rows):
+            l = sample_loss_grad(kind, z[i] + b, y[r0 + i], &g)
+            if sw != NULL:
+                l *= sw[r0 + i]
+                g *= sw[r0 + i]
+            loss += l
+            gb += g
+            z[i] = <floating>g
+        if grad:
+            rows_tdot(&X[r0, 0], rows, <int>d, z, gw)
+        for j in range(d):
+            gw_out[j] = gw[j] if grad else 0.0
+        gb_out[0] = gb
+        return loss
     for j in range(d):
-        gw_out[j] = gw[j]
+        gw_out[j] = 0.0
+    i = r0
+    while i < r1:
+        if i + 4 <= r1:
+            x0 = &X[i, 0]
+            x1 = x0 + d
+            x2 = x1 + d
+            x3 = x2 + d
+            z0 = b
+            z1 = b
+            z2 = b
+            z3 = b
+            for j in range(d):
+                wj = w[j]
+                z0 += x0[j] * wj
+                z1 += x1[j] * wj
+                z2 += x2[j] * wj
+                z3 += x3[j] * wj
+            loss += _weighted(kind, z0, y, sw, i, &g0)
+            loss += _weighted(kind, z1, y, sw, i + 1, &g1)
+            loss += _weighted(kind, z2, y, sw, i + 2, &g2)
+            loss += _weighted(kind, z3, y, sw, i + 3, &g3)
+            gb += (g0 + g1) + (g2 + g3)
+            if grad:
+                for j in range(d):
+                    gw_out[j] += (g0 * x0[j] + g1 * x1[j]) + (g2 * x2[j] + g3 * x3[j])
+            i += 4
+        else:
+            x0 = &X[i, 0]
+            z0 = b
+            for j in range(d):
+                z0 += x0[j] * w[j]
+            loss += _weighted(kind, z0, y, sw, i, &g0)
+            gb += g0
+            if grad:
+                for j in range(d):
+                    gw_out[j] += g0 * x0[j]
+            i += 1
     gb_out[0] = gb
     return loss
+
+
+cdef inline double _weighted(int kind, double z, const floating[::1] y, const floating *sw,
+                             Py_ssize_t i, double *g) noexcept nogil:
+    """sample_loss_grad of row i, times its sample weight (if any)."""
+    cdef double l = sample_loss_grad(kind, z, y[i], g)
+    if sw != NULL:
+        l *= sw[i]
+        g[0] *= sw[i]
+    return l
 
 
 cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
@@ -198,6 +238,23 @@ cdef double penalised(int kind, const floating[:, ::1] X, const floating[::1] y,
     return loss
 
 
+cdef double global_norm(const double *g, Py_ssize_t d, double gb) noexcept nogil:
+    """||(g, gb)||_2, scaled by the largest entry so that squares cannot overflow."""
+    cdef Py_ssize_t j
+    cdef double mx = fabs(gb), s, t
+    for j in range(d):
+        if fabs(g[j]) > mx:
+            mx = fabs(g[j])
+    if mx == 0.0 or not isfinite(mx):
+        return mx
+    t = gb / mx
+    s = t * t
+    for j in range(d):
+        t = g[j] / mx
+        s += t * t
+    return mx * sqrt(s)
+
+
 cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
                     const floating *sw, double inv_sumw, double l2, double lr,
                     double max_norm, double tol, bint fit_intercept,
@@ -214,17 +271,12 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
     max_norm, update.  An update that would make w or b non-finite is not applied.
     """
     cdef Py_ssize_t e, j, d = X.shape[1]
-    cdef double loss, gb, norm2, scale, nb
+    cdef double loss, gb, scale, nb
     cdef bint ok
     for e in range(e0, e1):
         loss = penalised(kind, X, y, sw, inv_sumw, l2, &w[0], b[0], partial, scratch,
                          &gw[0], &gb, nthreads)
-        norm2 = 0.0
-        for j in range(d):
-            norm2 += gw[j] * gw[j]
-        if fit_intercept:
-            norm2 += gb * gb
-        gnorm[0] = sqrt(norm2)
+        gnorm[0] = global_norm(&gw[0], d, gb if fit_intercept else 0.0)
         if not (isfinite(loss) and isfinite(gnorm[0])):
             return FIT_DIVERGED
         if tol >= 0.0 and gnorm[0] < tol:
@@ -235,7 +287,7 @@ cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
             scale = lr * (max_norm / gnorm[0])
         ok = True
         for j in range(d):
-            ok = ok and isfinite(w[j] - scale * gw[j])
+            ok = ok and isfinite(<floating>(w[j] - scale * gw[j]))  # in w's own dtype
         nb = b[0] - scale * gb if fit_intercept else b[0]
         if not (ok and isfinite(nb)):
             return FIT_DIVERGED
@@ -256,7 +308,9 @@ def n_blocks(Py_ssize_t n, Py_ssize_t d):
 cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::1] y,
                            const floating[::1] w, double b, const floating *psw,
                            double inv_sumw, double l2, bint want_grad, int nthreads):
-    """Allocate the scratch, run the fused pass without the GIL, wrap the result."""
+    """Allocate the scratch, run the fused pass without the GIL, wrap the result.
+
+    Computes the loss only (want_grad False) or the gradient only (want_grad True)."""
     cdef Py_ssize_t d = X.shape[1]
     cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
     cdef double[:, ::1] partial = np.empty((nb, d + 2))
@@ -265,6 +319,7 @@ cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::
         dtype=np.float32 if floating is float else np.float64)
     cdef double[::1] gw = np.empty(d)
     cdef double gb, value
+    kind |= SKIP_LOSS if want_grad else SKIP_GRAD
     with nogil:
         value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial, scratch,
                           &gw[0], &gb, nthreads)

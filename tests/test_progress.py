@@ -196,9 +196,6 @@ class TestFitCallback:
         assert [c[0] for c in calls] == [8, 16, 24, 32, 40]
         assert res.status == "max_epochs"
 
-    @pytest.mark.xfail(strict=True, reason="with progress=True the fit runs in chunks of at "
-                       "most epochs // 100 epochs and calls the callback after every chunk, "
-                       "not every callback_every epochs")
     def test_callback_every_is_kept_with_a_progress_bar(self, name: str,
                                                         bars: list[Any]) -> None:
         epochs: list[int] = []
