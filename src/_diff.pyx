@@ -21,6 +21,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from libc.math cimport fabs, isfinite, nextafter, INFINITY
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from _diff_types cimport *
 
@@ -309,6 +310,16 @@ _pending_interrupt = []
 # How many coordinates a native kernel differentiates between two checks for Ctrl-C.
 cdef enum:
     SIGNAL_CHECK_EVERY = 32
+# A first coordinate slower than this (seconds) makes the serial kernel check for Ctrl-C
+# after every coordinate.
+cdef double SLOW_COORDINATE = 0.002
+
+
+cdef inline double monotonic() noexcept nogil:
+    """Seconds on the monotonic clock (a vDSO call on Linux: tens of nanoseconds)."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + 1e-9 * ts.tv_nsec
 
 
 # --------------------------------------------------------------------------- layer 1
@@ -394,13 +405,27 @@ cdef inline int fd_one(Objective *obj, double *xbuf, double *fv, const FDPlan *p
 
 
 cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const FDPlan *p) noexcept nogil:
-    cdef Py_ssize_t k
+    """The plan's coordinates one after the other.
+
+    A native f never returns to Python on its own, so the loop checks for Ctrl-C: every
+    SIGNAL_CHECK_EVERY coordinates, or every coordinate when the first one took longer
+    than SLOW_COORDINATE seconds (so that an expensive f is interrupted promptly too).
+    """
+    cdef Py_ssize_t k, every = SIGNAL_CHECK_EVERY, since = 0
     cdef int st
+    cdef bint native = obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER
+    cdef double t0 = monotonic() if native else 0.0
     for k in range(p.ncoords):
         st = fd_one(obj, xbuf, fv, p, k)
         if st != EVAL_OK:
             return st
-        if obj.kind != OBJ_PYTHON and (k + 1) % SIGNAL_CHECK_EVERY == 0:
+        if not native:
+            continue
+        if k == 0 and monotonic() - t0 > SLOW_COORDINATE:
+            every = 1
+        since += 1
+        if since >= every:
+            since = 0
             st = check_signals(obj)
             if st != EVAL_OK:
                 return st
