@@ -220,6 +220,11 @@ def run_case(fn_name: str, raw: dict) -> None:
                       f"{must_raise} was due")
     warned = any(issubclass(w.category, RuntimeWarning) for w in caught)
     if lenient.loose:
+        if isinstance(got, fg.FitResult):
+            vals = np.concatenate([got.w.astype(np.float64), [got.b], got.loss_history])
+            if not np.all(np.isfinite(vals)):
+                raise Failure(f"{fn_name}: non-finite parameters or losses in {got!r}")
+            return
         vals = np.asarray(got, dtype=np.float64)
         if not (np.all(np.isfinite(vals)) or warned):
             raise Failure(f"{fn_name}: non-finite {got!r} returned without a RuntimeWarning")
@@ -634,6 +639,11 @@ def fit_spec(kind):
     def expect(raw, lenient):
         X, y, w0, b0, sw, l2, dt = prepare(raw, lenient, kind == "logistic", "w0", "b0")
         lr = canon_real(raw.get("lr", 0.01), "lr", lenient, check=lambda v: v > 0)
+        if lr > 1e3:
+            # absurd steps: z = X @ w + b is a difference of numbers ~lr whose rounding
+            # (summation order) decides which side of a saturated sigmoid it falls; only
+            # finiteness is comparable
+            lenient.loose = True
         epochs = canon_int(raw.get("epochs", 1000), "epochs", lenient, check=lambda v: v >= 0)
         mn = raw.get("max_norm")
         mn = None if mn is None else canon_real(mn, "max_norm", lenient, check=lambda v: v > 0)
