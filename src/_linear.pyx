@@ -5,7 +5,7 @@ Called only by ``fastgrad._api``, which has checked shapes, dtypes and values an
 converted y, w and sample weights to X's dtype (float32 or float64, one fused source).
 
 Layer 1, per-sample helpers (``noexcept nogil``): ``sample_loss_grad`` and the BLAS
-wrappers ``rows_dot`` / ``rows_tdot``.
+wrapper ``rows_gemv``.
 Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (residual,
 loss and gradient together, X read once); ``full_pass`` runs it over fixed row blocks,
 in parallel when asked, and adds the block partial sums in block order, so the result
@@ -69,28 +69,17 @@ cdef inline double sample_loss_grad(int kind, double z, double y, double *dz) no
 
 
 # --------------------------------------------------------------------------- layer 2
-cdef inline void rows_dot(const floating *Xb, int rows, int d, const floating *v,
-                          floating *out) noexcept nogil:
-    """out[0:rows] = Xb @ v for a C-contiguous block Xb of shape (rows, d) (BLAS gemv)."""
-    cdef char trans = b'T'
+cdef inline void rows_gemv(char trans, const floating *Xb, int rows, int d,
+                           const floating *v, floating *out) noexcept nogil:
+    """BLAS gemv on a C-contiguous block Xb of shape (rows, d), seen by BLAS as the
+    column-major (d, rows) matrix Xb.T: trans b'T' gives out[0:rows] = Xb @ v,
+    trans b'N' gives out[0:d] = Xb.T @ v."""
     cdef int inc = 1
     cdef floating one = 1.0, zero = 0.0
     if floating is double:
         dgemv(&trans, &d, &rows, &one, <double *>Xb, &d, <double *>v, &inc, &zero, out, &inc)
     else:
         sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>v, &inc, &zero, out, &inc)
-
-
-cdef inline void rows_tdot(const floating *Xb, int rows, int d, const floating *g,
-                           floating *out) noexcept nogil:
-    """out[0:d] = Xb.T @ g for a C-contiguous block Xb of shape (rows, d) (BLAS gemv)."""
-    cdef char trans = b'N'
-    cdef int inc = 1
-    cdef floating one = 1.0, zero = 0.0
-    if floating is double:
-        dgemv(&trans, &d, &rows, &one, <double *>Xb, &d, <double *>g, &inc, &zero, out, &inc)
-    else:
-        sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>g, &inc, &zero, out, &inc)
 
 
 cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
@@ -117,7 +106,7 @@ cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y
     cdef floating *gw = scratch + rows
     cdef bint grad = not (kind & SKIP_GRAD)
     if d >= SMALL_D:
-        rows_dot(&X[r0, 0], rows, <int>d, w, z)
+        rows_gemv(c'T', &X[r0, 0], rows, <int>d, w, z)
         for i in range(rows):
             l = sample_loss_grad(kind, z[i] + b, y[r0 + i], &g)
             if sw != NULL:
@@ -127,7 +116,7 @@ cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y
             gb += g
             z[i] = <floating>g
         if grad:
-            rows_tdot(&X[r0, 0], rows, <int>d, z, gw)
+            rows_gemv(c'N', &X[r0, 0], rows, <int>d, z, gw)
         for j in range(d):
             gw_out[j] = gw[j] if grad else 0.0
         gb_out[0] = gb
