@@ -14,7 +14,7 @@ import numpy.typing as npt
 _Floats: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 #: (loss, dw, db): dw an array in X's dtype and db a float, both None when the gradient
 #: was not asked for (``want_grad=False``); Any, since that depends on a runtime bool.
-_LossGrad: TypeAlias = tuple[float, Any, Any]
+_LossGrad: TypeAlias = tuple[float, Any, Any, bool]  # loss, dw, db, all finite
 
 #: Loss ids by name: "mse", "logistic".
 LOSSES: dict[str, int]

@@ -84,12 +84,11 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
         fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad,
                                       PARALLEL_MIN_ELEMENTS, _CPUS)
         if fast is not None:
-            return fast
+            return fast[:3]
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
-    loss, dw, db = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
-                                     _n_threads(X.size))
-    if not math.isfinite(loss) or (want_grad and not (np.all(np.isfinite(dw))
-                                                      and math.isfinite(db))):
+    loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
+                                             _n_threads(X.size))
+    if not finite:
         _check_x_finite(X)
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
                       RuntimeWarning, stacklevel=3)

@@ -297,7 +297,8 @@ def n_blocks(Py_ssize_t n, Py_ssize_t d):
 cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::1] y,
                            const floating[::1] w, double b, const floating *psw,
                            double inv_sumw, double l2, bint want_grad, int nthreads):
-    """Allocate the scratch, run the fused pass without the GIL, wrap the result.
+    """Allocate the scratch, run the fused pass without the GIL, wrap the result:
+    (loss, dw, db, all finite).
 
     Computes the loss only (want_grad False) or the gradient only (want_grad True)."""
     cdef Py_ssize_t d = X.shape[1]
@@ -308,14 +309,22 @@ cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::
         dtype=np.float32 if floating is float else np.float64)
     cdef double[::1] gw = np.empty(d)
     cdef double gb, value
+    cdef bint finite = True
+    cdef Py_ssize_t j
     kind |= SKIP_LOSS if want_grad else SKIP_GRAD
     with nogil:
         value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial, scratch,
                           &gw[0], &gb, nthreads)
+        finite = isfinite(value)
+        if want_grad:
+            finite = finite and isfinite(gb)
+            for j in range(d):
+                finite = finite and isfinite(gw[j])
     if not want_grad:
-        return value, None, None
-    dtype = np.float32 if floating is float else np.float64
-    return value, np.asarray(gw).astype(dtype, copy=False), gb
+        return value, None, None, finite
+    if floating is float:
+        return value, np.asarray(gw).astype(np.float32), gb, finite
+    return value, np.asarray(gw), gb, finite
 
 
 def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
@@ -380,9 +389,7 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
         r = _loss_grad_run[double](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
     else:
         r = _loss_grad_run[float](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
-    if not isfinite(r[0]) or (want_grad and not (isfinite(r[2]) and np.isfinite(r[1]).all())):
-        return None
-    return r
+    return r if r[3] else None
 
 
 cdef bint _finite_in_range(y, w, int t, bint unit_interval):
