@@ -382,7 +382,16 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
         return None
     if not (isfinite(bb) and isfinite(l2) and l2 >= 0):
         return None
-    if not _finite_in_range(y, w, t, kind == LOSS_LOGISTIC):
+    cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef bint ok
+    cdef bint unit = kind == LOSS_LOGISTIC
+    with nogil:
+        if t == cnp.NPY_DOUBLE:
+            ok = _finite_in_range(<const double *>py, n, <const double *>pw, d, unit)
+        else:
+            ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
+    if not ok:
         return None
     nthreads = 1 if n * d < parallel_min else max_threads
     if t == cnp.NPY_DOUBLE:
@@ -392,30 +401,16 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
     return r if r[3] else None
 
 
-cdef bint _finite_in_range(y, w, int t, bint unit_interval):
+cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,
+                           Py_ssize_t d, bint unit_interval) noexcept nogil:
     """w finite, and y in [0, 1] when asked (NaN fails both)."""
     cdef Py_ssize_t i
-    cdef const double[::1] yd, wd
-    cdef const float[::1] yf, wf
     cdef bint ok = True
-    if t == cnp.NPY_DOUBLE:
-        yd = y
-        wd = w
-        with nogil:
-            for i in range(wd.shape[0]):
-                ok = ok and isfinite(wd[i])
-            if unit_interval:
-                for i in range(yd.shape[0]):
-                    ok = ok and (0.0 <= yd[i] <= 1.0)
-    else:
-        yf = y
-        wf = w
-        with nogil:
-            for i in range(wf.shape[0]):
-                ok = ok and isfinite(wf[i])
-            if unit_interval:
-                for i in range(yf.shape[0]):
-                    ok = ok and (0.0 <= yf[i] <= 1.0)
+    for i in range(d):
+        ok = ok and isfinite(w[i])
+    if unit_interval:
+        for i in range(n):
+            ok = ok and (0.0 <= y[i] <= 1.0)
     return ok
 
 
