@@ -13,7 +13,6 @@ being divided by.
 """
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -125,11 +124,6 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     return float(actual) if np.isfinite(actual) and actual > 0 else t
 
 
-def _stencils() -> ModuleType:
-    from . import _diff
-    return _diff
-
-
 def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
                  ub: np.ndarray, fallback: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +135,7 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     step; default: the same steps), shrunk to the room there when it must.  Raises
     ValueError when a coordinate has no room on either side.
     """
-    d = _stencils()
+    d = _diff
     offs = d.STENCIL_OFFSETS
     steps = steps.copy()
     sid = sid.copy()
