@@ -14,8 +14,9 @@ Layer 3, the ``def`` entry points at the bottom, which hold no numerics of their
 import numpy as np
 
 cimport numpy as cnp
-from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.ref cimport Py_REFCNT, PyObject
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetName, PyCapsule_GetPointer
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
@@ -26,6 +27,10 @@ from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 from _diff_types cimport *
 
 cnp.import_array()
+
+cdef extern from "numpy/ndarraytypes.h":
+    ctypedef struct _ArrayFields "PyArrayObject_fields":
+        PyObject *weakreflist
 
 # --------------------------------------------------------------------------- stencils
 cdef Stencil STENCILS[N_STENCILS]
@@ -79,6 +84,7 @@ cdef class PyObjective:
     cdef Py_ssize_t m
     cdef tuple out_shape
     cdef str name
+    cdef cnp.ndarray spare
     cdef Objective c
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, tuple out_shape, str name="f"):
@@ -247,17 +253,40 @@ def evaluate_shape(PyObjective po, const double[::1] x):
     return np.ascontiguousarray(a, dtype=np.float64).reshape(-1), a.shape
 
 
+cdef inline bint _untouched(cnp.ndarray a, cnp.npy_intp n) noexcept:
+    """a is still the plain, writeable, owned 1-D float64 array of n entries it was made as,
+    with no weak references to it."""
+    return (cnp.PyArray_NDIM(a) == 1 and cnp.PyArray_DIM(a, 0) == n
+            and cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_ISNOTSWAPPED(a)
+            and cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_WRITEABLE
+                                     | cnp.NPY_ARRAY_OWNDATA | cnp.NPY_ARRAY_ALIGNED)
+            and (<_ArrayFields *>a).weakreflist == NULL)
+
+
 cdef int _py_evaluate(PyObjective po, const double *x, double *out) noexcept:
-    """One call of a Python f at a fresh copy of x (GIL held). 0, or EVAL_ERROR."""
+    """One call of a Python f at a copy of x (GIL held). 0, or EVAL_ERROR.
+
+    The array f gets is kept for the next call only when f let go of it (reference count
+    back to 1, no weak references) and left it as it was made; otherwise f keeps it and
+    the next call gets a new one.  So an array f holds on to is never refilled, and the
+    common f (which keeps nothing) costs no allocation per call.
+    """
     cdef cnp.ndarray arr
     try:
-        arr = cnp.PyArray_EMPTY(1, &po.n, cnp.NPY_DOUBLE, 0)
+        if po.spare is None:
+            arr = cnp.PyArray_EMPTY(1, &po.n, cnp.NPY_DOUBLE, 0)
+        else:
+            arr, po.spare = po.spare, None
         memcpy(cnp.PyArray_DATA(arr), x, po.n * sizeof(double))
         if po.args:
             r = po.f(arr, *po.args)
         else:
             r = po.f(arr)
-        if type(r) is float and po.m == 1 and not po.out_shape:
+        if Py_REFCNT(arr) == 1 and _untouched(arr, po.n):
+            po.spare = arr
+        # float and its subclasses (numpy.float64, which most numpy code returns)
+        # hold their value in the float struct: read it without building an array.
+        if po.m == 1 and PyFloat_Check(r) and not po.out_shape:
             out[0] = PyFloat_AS_DOUBLE(r)
         else:
             _convert_result(po, r, out)

@@ -350,6 +350,71 @@ class TestArraysGivenToUserCode:
             assert np.all(arr == 123.0), "fastgrad wrote into an array it had handed out"
 
 
+class TestArgumentBufferReuse:
+    """f's argument array is reused for the next call only when nobody else can see it.
+
+    fastgrad hands f one array and, when f kept no reference to it (and left it a plain
+    1-D float64 array), fills the same array for the next call instead of allocating a
+    new one.  These tests pin down the cases where reuse would be visible to the user:
+    a kept weak reference, and an argument f reshaped, resized, re-typed or froze.
+    """
+
+    def test_weakly_referenced_arguments_are_never_refilled(self):
+        import weakref
+        seen: list[tuple[weakref.ref, np.ndarray]] = []
+
+        def fun(v):
+            for k, (ref, at_call) in enumerate(seen):
+                arr = ref()
+                if arr is not None:
+                    assert np.array_equal(arr, at_call), f"argument #{k} was refilled"
+            seen.append((weakref.ref(v), v.copy()))
+            return f(v)
+
+        x = np.array([0.3, -1.2, 2.0])
+        np.testing.assert_array_equal(fg.numerical_gradient(fun, x),
+                                      fg.numerical_gradient(f, x))
+        assert len(seen) == 6
+
+    @pytest.mark.parametrize("damage", ["reshape", "resize", "dtype", "readonly"])
+    def test_an_argument_f_altered_is_not_handed_out_again(self, damage):
+        shapes = []
+
+        def fun(v):
+            shapes.append((v.shape, v.dtype, v.flags.writeable))
+            value = f(v)
+            if damage == "reshape":
+                v.shape = (1, v.size)
+            elif damage == "resize":
+                v.resize(2 * v.size, refcheck=False)
+            elif damage == "dtype":
+                v.dtype = np.int64
+            else:
+                v.flags.writeable = False
+            return value
+
+        x = np.array([0.3, -1.2, 2.0])
+        np.testing.assert_array_equal(fg.numerical_gradient(fun, x),
+                                      fg.numerical_gradient(f, x))
+        assert shapes == [((3,), np.dtype(np.float64), True)] * 6
+
+    def test_reused_argument_holds_each_new_point(self):
+        points = []
+        x = np.array([0.3, -1.2, 2.0])
+
+        def fun(v):
+            points.append(v.tolist())   # values only: the array itself may be reused
+            return f(v)
+
+        fg.numerical_gradient(fun, x)
+        h = np.array([(np.array([p]) - x).ravel() for p in points])
+        # central differences: coordinate i moved by -h_i then +h_i, the others exact
+        for k, row in enumerate(h):
+            i = k // 2
+            assert np.count_nonzero(row) == 1 and row[i] != 0.0
+            assert (row[i] > 0) == (k % 2 == 1)
+
+
 def assert_same_result(a, b) -> None:
     if isinstance(a, (tuple, list)):
         assert type(a) is type(b) and len(a) == len(b)
