@@ -4,8 +4,8 @@
 Called only by ``fastgrad._api``, which has checked shapes, dtypes and values and
 converted y, w and sample weights to X's dtype (float32 or float64, one fused source).
 
-Layer 1, per-sample helpers (``noexcept nogil``): ``sample_loss_grad`` and the BLAS
-wrapper ``rows_gemv``.
+Layer 1, per-sample helpers (``noexcept nogil``): ``mse_sample`` and ``logistic_terms``
+(the vectorised per-sample logistic terms of a block, C in ``_logistic.h``).
 Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (residual,
 loss and gradient together, X read once); ``full_pass`` runs it over fixed row blocks,
 in parallel when asked, and adds the block partial sums in block order, so the result
@@ -48,24 +48,60 @@ STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
           FIT_DIVERGED: "diverged", FIT_STOPPED: "stopped"}
 
 
-# --------------------------------------------------------------------------- layer 1
-cdef inline double sample_loss_grad(int kind, double z, double y, double *dz) noexcept nogil:
-    """Loss of one sample at raw prediction z (0 under SKIP_LOSS); d loss / d z to dz[0].
+cdef extern from "_logistic.h" nogil:
+    double fg_logistic_terms_d(double *z, double b, const double *y, const double *sw,
+                               long n, int want_loss, double *gsum)
+    double fg_logistic_terms_f(float *z, double b, const float *y, const float *sw,
+                               long n, int want_loss, double *gsum)
 
-    Logistic: one exp per sample, e = exp(-|z|), gives both sigmoid(z) and
-    log(1 + exp(z)) = max(z, 0) + log1p(e), without overflow for any finite z.
-    """
-    cdef double r, e, p
-    if kind & LOSS_KIND == LOSS_MSE:
-        r = z - y
-        dz[0] = 2.0 * r
-        return r * r
-    e = exp(-fabs(z))
-    p = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
-    dz[0] = p - y
-    if kind & SKIP_LOSS:
-        return 0.0
-    return (z if z > 0.0 else 0.0) + log1p(e) - y * z
+
+# --------------------------------------------------------------------------- layer 1
+cdef inline double mse_terms(floating *z, double b, const floating *y, const floating *sw,
+                             Py_ssize_t n, double *gsum) noexcept nogil:
+    """Squared error of n samples at raw predictions z + b: z[i] becomes
+    sw_i d loss_i / d z_i = 2 sw_i (z_i + b - y_i), their sum is added to gsum[0], and
+    the weighted loss sum is returned.  Sums in four interleaved partial sums, added in
+    a fixed order (as in ``_logistic.h``)."""
+    cdef Py_ssize_t i, l
+    cdef double r, wi, ls[4]
+    cdef double gl[4]
+    cdef double loss = 0.0, gs = 0.0
+    for l in range(4):
+        ls[l] = 0.0
+        gl[l] = 0.0
+    i = 0
+    while i + 4 <= n:
+        for l in range(4):
+            r = z[i + l] + b - y[i + l]
+            wi = sw[i + l] if sw != NULL else 1.0
+            ls[l] += wi * (r * r)
+            r = 2.0 * wi * r
+            gl[l] += r
+            z[i + l] = <floating>r
+        i += 4
+    while i < n:
+        r = z[i] + b - y[i]
+        wi = sw[i] if sw != NULL else 1.0
+        loss += wi * (r * r)
+        r = 2.0 * wi * r
+        gs += r
+        z[i] = <floating>r
+        i += 1
+    gsum[0] += gs + ((gl[0] + gl[1]) + (gl[2] + gl[3]))
+    return loss + ((ls[0] + ls[1]) + (ls[2] + ls[3]))
+
+
+cdef inline double logistic_terms(floating *z, double b, const floating *y,
+                                  const floating *sw, Py_ssize_t n, bint want_loss,
+                                  double *gsum) noexcept nogil:
+    """Logistic loss of n samples at raw predictions z + b (see ``_logistic.h``):
+    z[i] becomes sw_i d loss_i / d z_i, their sum is added to gsum[0], and the
+    weighted loss sum is returned (0 when not want_loss).  One exp(-|z|) per sample,
+    evaluated by an inline polynomial in a loop the compiler vectorises."""
+    if floating is double:
+        return fg_logistic_terms_d(z, b, y, sw, n, want_loss, gsum)
+    else:
+        return fg_logistic_terms_f(z, b, y, sw, n, want_loss, gsum)
 
 
 # --------------------------------------------------------------------------- layer 2
@@ -82,96 +118,104 @@ cdef inline void rows_gemv(char trans, const floating *Xb, int rows, int d,
         sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>v, &inc, &zero, out, &inc)
 
 
+cdef void narrow_dots(const floating[:, ::1] X, Py_ssize_t r0, Py_ssize_t r1,
+                      const floating *w, floating *z) noexcept nogil:
+    """z[0:r1-r0] = X[r0:r1] @ w for narrow X, four rows at a time (four independent
+    dot products, each summed in column order)."""
+    cdef Py_ssize_t i, j, d = X.shape[1]
+    cdef double z0, z1, z2, z3, wj
+    cdef const floating *x0
+    i = r0
+    while i + 4 <= r1:
+        x0 = &X[i, 0]
+        z0 = 0.0
+        z1 = 0.0
+        z2 = 0.0
+        z3 = 0.0
+        for j in range(d):
+            wj = w[j]
+            z0 += x0[j] * wj
+            z1 += x0[d + j] * wj
+            z2 += x0[2 * d + j] * wj
+            z3 += x0[3 * d + j] * wj
+        z[i - r0] = <floating>z0
+        z[i - r0 + 1] = <floating>z1
+        z[i - r0 + 2] = <floating>z2
+        z[i - r0 + 3] = <floating>z3
+        i += 4
+    while i < r1:
+        x0 = &X[i, 0]
+        z0 = 0.0
+        for j in range(d):
+            z0 += x0[j] * w[j]
+        z[i - r0] = <floating>z0
+        i += 1
+
+
+cdef void narrow_update(const floating[:, ::1] X, Py_ssize_t r0, Py_ssize_t r1,
+                        const floating *g, double *gw) noexcept nogil:
+    """gw[0:d] += X[r0:r1].T @ g[0:r1-r0] for narrow X, four rows at a time."""
+    cdef Py_ssize_t i, j, d = X.shape[1]
+    cdef double g0, g1, g2, g3
+    cdef const floating *x0
+    i = r0
+    while i + 4 <= r1:
+        x0 = &X[i, 0]
+        g0 = g[i - r0]
+        g1 = g[i - r0 + 1]
+        g2 = g[i - r0 + 2]
+        g3 = g[i - r0 + 3]
+        for j in range(d):
+            gw[j] += (g0 * x0[j] + g1 * x0[d + j]) + (g2 * x0[2 * d + j] + g3 * x0[3 * d + j])
+        i += 4
+    while i < r1:
+        x0 = &X[i, 0]
+        g0 = g[i - r0]
+        for j in range(d):
+            gw[j] += g0 * x0[j]
+        i += 1
+
+
 cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
                        const floating *sw, const floating *w, double b,
                        Py_ssize_t r0, Py_ssize_t r1, floating *scratch,
                        double *gw_out, double *gb_out) noexcept nogil:
     """Rows r0:r1, read from memory once: z = X_b @ w, per-sample loss and dloss/dz,
-    then X_b.T @ (sw * dloss/dz) while the block is still in cache.
+    then X_b.T @ (sw * dloss/dz) while the block is still in cache (a block is about
+    BLOCK_ELEMS elements).
 
     Returns sum_i sw_i loss_i; writes the gradient sum to gw_out (length d, overwritten)
     and sum_i sw_i dloss_i/dz to gb_out.  ``scratch`` holds r1 - r0 + d values.
-    Narrow X (d < SMALL_D) is walked four rows at a time (four independent dot
-    products, one fused gradient update); wider X goes through BLAS gemv.
+    Three steps: the block's scores z (BLAS gemv for wide X, ``narrow_dots`` below
+    SMALL_D features), the per-sample terms in one vectorised loop over z
+    (``mse_terms`` / ``logistic_terms``), the gradient (gemv / ``narrow_update``).
     """
-    cdef Py_ssize_t i, j, d = X.shape[1]
+    cdef Py_ssize_t j, d = X.shape[1]
     cdef int rows = <int>(r1 - r0)
-    cdef double g, l, loss = 0.0, gb = 0.0
-    cdef double z0, z1, z2, z3, g0, g1, g2, g3, wj
-    cdef const floating *x0
-    cdef const floating *x1
-    cdef const floating *x2
-    cdef const floating *x3
+    cdef double loss, gb = 0.0
     cdef floating *z = scratch
     cdef floating *gw = scratch + rows
     cdef bint grad = not (kind & SKIP_GRAD)
     if d >= SMALL_D:
         rows_gemv(c'T', &X[r0, 0], rows, <int>d, w, z)
-        for i in range(rows):
-            l = sample_loss_grad(kind, z[i] + b, y[r0 + i], &g)
-            if sw != NULL:
-                l *= sw[r0 + i]
-                g *= sw[r0 + i]
-            loss += l
-            gb += g
-            z[i] = <floating>g
-        if grad:
-            rows_gemv(c'N', &X[r0, 0], rows, <int>d, z, gw)
-        for j in range(d):
-            gw_out[j] = gw[j] if grad else 0.0
-        gb_out[0] = gb
-        return loss
-    for j in range(d):
-        gw_out[j] = 0.0
-    i = r0
-    while i < r1:
-        if i + 4 <= r1:
-            x0 = &X[i, 0]
-            x1 = x0 + d
-            x2 = x1 + d
-            x3 = x2 + d
-            z0 = b
-            z1 = b
-            z2 = b
-            z3 = b
-            for j in range(d):
-                wj = w[j]
-                z0 += x0[j] * wj
-                z1 += x1[j] * wj
-                z2 += x2[j] * wj
-                z3 += x3[j] * wj
-            loss += _weighted(kind, z0, y, sw, i, &g0)
-            loss += _weighted(kind, z1, y, sw, i + 1, &g1)
-            loss += _weighted(kind, z2, y, sw, i + 2, &g2)
-            loss += _weighted(kind, z3, y, sw, i + 3, &g3)
-            gb += (g0 + g1) + (g2 + g3)
-            if grad:
-                for j in range(d):
-                    gw_out[j] += (g0 * x0[j] + g1 * x1[j]) + (g2 * x2[j] + g3 * x3[j])
-            i += 4
-        else:
-            x0 = &X[i, 0]
-            z0 = b
-            for j in range(d):
-                z0 += x0[j] * w[j]
-            loss += _weighted(kind, z0, y, sw, i, &g0)
-            gb += g0
-            if grad:
-                for j in range(d):
-                    gw_out[j] += g0 * x0[j]
-            i += 1
+    else:
+        narrow_dots(X, r0, r1, w, z)
+    if kind & LOSS_KIND == LOSS_LOGISTIC:
+        loss = logistic_terms(z, b, &y[r0], sw + r0 if sw != NULL else NULL, rows,
+                              not (kind & SKIP_LOSS), &gb)
+    else:
+        loss = mse_terms(z, b, &y[r0], sw + r0 if sw != NULL else NULL, rows, &gb)
     gb_out[0] = gb
+    if grad and d >= SMALL_D:
+        rows_gemv(c'N', &X[r0, 0], rows, <int>d, z, gw)
+        for j in range(d):
+            gw_out[j] = gw[j]
+    else:
+        for j in range(d):
+            gw_out[j] = 0.0
+        if grad:
+            narrow_update(X, r0, r1, z, gw_out)
     return loss
-
-
-cdef inline double _weighted(int kind, double z, const floating[::1] y, const floating *sw,
-                             Py_ssize_t i, double *g) noexcept nogil:
-    """sample_loss_grad of row i, times its sample weight (if any)."""
-    cdef double l = sample_loss_grad(kind, z, y[i], g)
-    if sw != NULL:
-        l *= sw[i]
-        g[0] *= sw[i]
-    return l
 
 
 cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
