@@ -37,7 +37,7 @@ __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
 ArrayLike = Any
 
 #: Below this many elements of X a pass runs on one thread (OpenMP start-up would cost more).
-PARALLEL_MIN_ELEMENTS = 1 << 18
+PARALLEL_MIN_ELEMENTS = 1 << 16
 #: Epochs run without the GIL between two checks for Ctrl-C / progress updates hold
 #: about this many elements of X in total.
 CHUNK_ELEMENTS = 1 << 22

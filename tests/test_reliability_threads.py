@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 import fastgrad as fg
+import fastgrad._losses
 
 N_THREADS = 8
 CALLS_PER_FUNCTION = 1000
@@ -254,8 +255,9 @@ class TestGilReleased:
     def test_two_threads_take_at_most_70_percent_of_serial(self, kind):
         if kind.startswith("fit"):
             r = np.random.default_rng(5)
-            X = r.normal(size=(5000, 20))    # 100k elements: one thread inside the kernel
-            y = X @ r.normal(size=20) + r.normal(size=5000)
+            X = r.normal(size=(2000, 20))    # one thread inside the kernel:
+            assert X.size < fastgrad._losses.PARALLEL_MIN_ELEMENTS
+            y = X @ r.normal(size=20) + r.normal(size=2000)
             if kind == "fit-logistic":
                 y = (y > 0).astype(float)
             fit = fg.fit_linear_regression if kind == "fit-linear" else fg.fit_logistic_regression
