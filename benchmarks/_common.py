@@ -65,6 +65,7 @@ class Row:
     speedup: float | None = None
     chart_target: float | None = None
     noise: float | None = None    # worst (max - min) / median of the two timings
+    out_of_reach: str = ""        # why a failed target cannot be met (see mark_out_of_reach)
 
     def judge(self) -> Row:
         """Set ``status`` from value and target (INFO when there is no target)."""
@@ -102,6 +103,17 @@ def timed_row(case: str, subject: str, baseline: str, t: Timing | None, tb: Timi
             row.chart_target = 1.0 / target.value
     row.target = target
     return row.judge()
+
+
+def mark_out_of_reach(row: Row, ceiling: Row | None, what: str) -> Row:
+    """Note on a failed speed-up target that no implementation doing the same calls can
+    meet it in this run: ``ceiling`` times the bare calls against the same baseline."""
+    if (row.status == FAIL and row.target is not None and ceiling is not None
+            and ceiling.value is not None and not row.target.met(ceiling.value)):
+        row.out_of_reach = (f"out of reach in this run: {what} alone are only "
+                            f"{fmt_num(ceiling.value)}x faster than the baseline")
+        row.note = "; ".join(n for n in (row.out_of_reach, row.note) if n)
+    return row
 
 
 def skipped_row(case: str, subject: str, baseline: str, why: str,

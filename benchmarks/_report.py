@@ -87,7 +87,8 @@ def write_markdown(path: str, sections: list[dict], machine: dict, command: str,
         out.append("")
         for s, r in fails:
             out.append(f"- {s['number']}. {r.case}: `{r.subject}` vs {r.baseline}: "
-                       f"{r.value_label} {_value(r)}, target {r.target.text}")
+                       f"{r.value_label} {_value(r)}, target {r.target.text}"
+                       + (f" ({r.out_of_reach})" if r.out_of_reach else ""))
         out.append("")
     if chart_name:
         out += [f"![speed-ups against each baseline]({chart_name})", ""]

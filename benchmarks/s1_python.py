@@ -14,6 +14,7 @@ from ._common import (
     at_least,
     at_most,
     fmt_err,
+    mark_out_of_reach,
     max_abs_err,
     rosen_point,
     timed_row,
@@ -93,6 +94,7 @@ def _case(ctx: Context, n: int) -> list[Row]:
                           t["bare"], t.get("scipy"),
                           note="best speed-up over scipy reachable with 2n calls of f",
                           extra={"fastgrad err": "—", "baseline err": fmt_err(err_sp)}))
+    mark_out_of_reach(rows[1], rows[2], f"the {2 * n} bare calls of f")
     return rows
 
 
