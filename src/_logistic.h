@@ -37,13 +37,24 @@
 #define FG_HAVE_AVX2_VARIANT 1
 #endif
 
+#if defined(__GNUC__)
+#define FG_INLINE static inline __attribute__((always_inline))
+#define FG_RESTRICT __restrict__
+#elif defined(_MSC_VER)
+#define FG_INLINE static __forceinline
+#define FG_RESTRICT __restrict
+#else
+#define FG_INLINE static inline
+#define FG_RESTRICT
+#endif
+
 static inline double fg_bits_to_double(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 static inline uint64_t fg_double_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 
 /* exp(x) for x in [-708, 0]: x = k ln2 + r with |r| <= ln2 / 2 (Cody-Waite, ln2 split
  * in two so k ln2 is exact), exp(r) by its degree-12 Taylor polynomial (truncation
  * error below 2e-16 relative), 2^k built from the exponent bits. */
-static inline __attribute__((always_inline)) double fg_exp_nonpos(double x)
+FG_INLINE double fg_exp_nonpos(double x)
 {
     const double log2e = 1.4426950408889634, ln2hi = 6.93147180369123816490e-01,
                  ln2lo = 1.90821492927058770002e-10, shift = 0x1.8p52;
@@ -69,7 +80,7 @@ static inline __attribute__((always_inline)) double fg_exp_nonpos(double x)
 
 /* log1p(e) for e in [0, 1]: 2 atanh(s) with s = e / (2 + e) in [0, 1/3], by the odd
  * series of atanh up to s^35 (truncation error below 1e-17 relative). */
-static inline __attribute__((always_inline)) double fg_log1p_unit(double e)
+FG_INLINE double fg_log1p_unit(double e)
 {
     double s = e / (2.0 + e), s2 = s * s;
     double p = 1.0 / 35;
@@ -96,7 +107,7 @@ static inline __attribute__((always_inline)) double fg_log1p_unit(double e)
 /* One sample: e = exp(-|z|), set to 0 beyond |z| = 708 (the true value is below
  * 3.4e-308 there); the selects keep NaN: a NaN z fails every comparison and flows
  * into e.  Writes the gradient term to *g and returns the loss term, unweighted. */
-static inline __attribute__((always_inline)) double
+FG_INLINE double
 fg_logistic_sample(double zi, double yi, int want_loss, double *g)
 {
     double a = fabs(zi);
@@ -145,8 +156,8 @@ fg_logistic_sample(double zi, double yi, int want_loss, double *g)
 #define FG_WEIGHTED(i) ((double)sw[i])
 
 #define FG_LOGISTIC_FUNC(NAME, T, ATTR)                                           \
-    static ATTR double NAME(T *restrict z, double b,                  \
-                                       const T *restrict y, const T *restrict sw, \
+    static ATTR double NAME(T *FG_RESTRICT z, double b,                  \
+                                       const T *FG_RESTRICT y, const T *FG_RESTRICT sw, \
                                        long n, int want_loss, double *gsum)       \
     {                                                                             \
         double loss = 0.0, gs = 0.0;                                              \
