@@ -106,12 +106,16 @@ def timed_row(case: str, subject: str, baseline: str, t: Timing | None, tb: Timi
 
 
 def mark_out_of_reach(row: Row, ceiling: Row | None, what: str) -> Row:
-    """Note on a failed speed-up target that no implementation doing the same calls can
-    meet it in this run: ``ceiling`` times the bare calls against the same baseline."""
+    """Note on a failed target that no implementation doing the same calls can meet it in
+    this run: ``ceiling`` times those calls alone against the same baseline (same form
+    of value as ``row``)."""
     if (row.status == FAIL and row.target is not None and ceiling is not None
             and ceiling.value is not None and not row.target.met(ceiling.value)):
-        row.out_of_reach = (f"out of reach in this run: {what} alone are only "
-                            f"{fmt_num(ceiling.value)}x faster than the baseline")
+        if ceiling.value_label == "speed-up":
+            how = f"are only {fmt_num(ceiling.value)}x faster than the baseline"
+        else:
+            how = f"take {fmt_num(ceiling.value)}x the baseline's time"
+        row.out_of_reach = f"out of reach in this run: {what} alone {how}"
         row.note = "; ".join(n for n in (row.out_of_reach, row.note) if n)
     return row
 
