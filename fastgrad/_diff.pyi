@@ -6,6 +6,7 @@ Keep in step with the ``def`` entry points and ``cdef class`` objectives there;
 Typed memoryview parameters (``double[::1]``) accept any C-contiguous float64 buffer
 and are written here as float64 arrays.
 """
+import threading
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeAlias
 
@@ -22,8 +23,9 @@ STENCIL_COST: npt.NDArray[np.intp]
 STENCIL_USES_CENTER: npt.NDArray[np.bool_]
 #: Offsets of each stencil, in units of the step.
 STENCIL_OFFSETS: list[list[float]]
-#: KeyboardInterrupts caught inside a kernel, raised once the GIL is back.
-_pending_interrupt: list[BaseException]
+#: Per thread: the exception a signal handler raised inside a native kernel (``exc``),
+#: raised by the entry point once the kernel has returned.
+_interrupted: threading.local
 
 class PyObjective:
     """A Python f, its extra arguments and the exception f raised, if any."""

@@ -11,6 +11,8 @@ are plain loops over coordinates that call the same layer-1 helpers, so a serial
 threaded run compute every entry with the same floating-point operations.
 Layer 3, the ``def`` entry points at the bottom, which hold no numerics of their own.
 """
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -321,7 +323,12 @@ cdef inline int evaluate(Objective *obj, double *x, double *out) noexcept nogil:
 
 
 cdef int check_signals(Objective *obj) noexcept nogil:
-    """Run Python's signal handlers (Ctrl-C) from a kernel; EVAL_INTERRUPT if one raised."""
+    """Run Python's signal handlers (Ctrl-C) from a kernel; EVAL_INTERRUPT if one raised.
+
+    Handlers run only in the main thread, so the exception belongs to the call running
+    there: it is kept on the Python objective, or (native f, whose objective struct is
+    a per-call copy) in a slot of the calling thread, which ``_raise_status`` empties.
+    """
     with gil:
         try:
             PyErr_CheckSignals()
@@ -329,12 +336,12 @@ cdef int check_signals(Objective *obj) noexcept nogil:
             if obj.kind == OBJ_PYTHON:
                 (<PyObjective>obj.pyobj).error = exc
             else:
-                _pending_interrupt.append(exc)
+                _interrupted.exc = exc
             return EVAL_INTERRUPT
     return EVAL_OK
 
 
-_pending_interrupt = []
+_interrupted = threading.local()
 
 # How many coordinates a native kernel differentiates between two checks for Ctrl-C.
 cdef enum:
@@ -568,10 +575,12 @@ cdef int hess_parallel(Objective *obj, const double[::1] x0, double f0, const do
 cdef _raise_status(int status, objective):
     if status == EVAL_OK:
         return
+    exc = getattr(_interrupted, "exc", None)
+    if exc is not None:       # Ctrl-C during this call wins over any other failure
+        _interrupted.exc = None
+        raise exc
     if status == EVAL_NOMEM:
         raise MemoryError("fastgrad could not allocate a scratch buffer")
-    if status == EVAL_INTERRUPT and _pending_interrupt:
-        raise _pending_interrupt.pop()
     objective.reraise()
     raise RuntimeError(f"fastgrad kernel failed with status {status}")
 
