@@ -26,7 +26,9 @@ def main() -> None:
     who = sys.argv[1]
     n, d, epochs = (int(a) for a in sys.argv[2:5])
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.dirname(here))
+    # the checkout's root, for ``benchmarks`` itself: appended, so that an installed
+    # fastgrad comes before the root's uncompiled fastgrad/ source folder
+    sys.path.append(os.path.dirname(here))
     import numpy as np
 
     import fastgrad as fg
