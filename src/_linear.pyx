@@ -338,6 +338,14 @@ def n_blocks(Py_ssize_t n, Py_ssize_t d):
     return max(1, (n + rows - 1) // rows)
 
 
+cdef tuple _workspace(Py_ssize_t n, Py_ssize_t d, int nthreads, dtype):
+    """The scratch of a pass over an (n, d) X: the block partial sums (n_blocks, d + 2),
+    one buffer of (rows per block + d) values of X's dtype per thread, and dw (d)."""
+    cdef Py_ssize_t nb = n_blocks(n, d)
+    return (np.empty((nb, d + 2)), np.empty((max(nthreads, 1), (n + nb - 1) // nb + d), dtype=dtype),
+            np.empty(d))
+
+
 cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::1] y,
                            const floating[::1] w, double b, const floating *psw,
                            double inv_sumw, double l2, bint want_grad, int nthreads):
@@ -346,12 +354,10 @@ cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::
 
     Computes the loss only (want_grad False) or the gradient only (want_grad True)."""
     cdef Py_ssize_t d = X.shape[1]
-    cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
-    cdef double[:, ::1] partial = np.empty((nb, d + 2))
-    cdef floating[:, ::1] scratch = np.empty(
-        (max(nthreads, 1), (X.shape[0] + nb - 1) // nb + d),
-        dtype=np.float32 if floating is float else np.float64)
-    cdef double[::1] gw = np.empty(d)
+    work = _workspace(X.shape[0], d, nthreads, np.float32 if floating is float else np.float64)
+    cdef double[:, ::1] partial = work[0]
+    cdef floating[:, ::1] scratch = work[1]
+    cdef double[::1] gw = work[2]
     cdef double gb, value
     cdef bint finite = True
     cdef Py_ssize_t j
@@ -470,12 +476,10 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
     """
     cdef int kind = LOSSES[loss]
     cdef Py_ssize_t d = X.shape[1], e0 = 0, e1, n_done = 0
-    cdef Py_ssize_t nb = n_blocks(X.shape[0], d)
-    cdef double[:, ::1] partial = np.empty((nb, d + 2))
-    cdef floating[:, ::1] scratch = np.empty(
-        (max(nthreads, 1), (X.shape[0] + nb - 1) // nb + d),
-        dtype=np.float32 if floating is float else np.float64)
-    cdef double[::1] gw = np.empty(d)
+    work = _workspace(X.shape[0], d, nthreads, np.float32 if floating is float else np.float64)
+    cdef double[:, ::1] partial = work[0]
+    cdef floating[:, ::1] scratch = work[1]
+    cdef double[::1] gw = work[2]
     cdef double[::1] history = np.empty(min(epochs, chunk) if epochs > 0 else 1)
     cdef double gnorm = np.nan, bb = b
     cdef int status = FIT_RUNNING
