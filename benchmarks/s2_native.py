@@ -41,7 +41,8 @@ _BUILT: dict = {}
 
 
 def _build(numba):
-    """Compile the cfunc, the @njit rosen and the @njit central-difference loop once."""
+    """Compile the cfunc, the @njit rosen and the two @njit central-difference loops
+    (over the inlinable @njit rosen, and over the cfunc called by pointer) once."""
     if _BUILT:
         return _BUILT
     import numpy as np
@@ -67,47 +68,35 @@ def _build(numba):
         return s
 
     @njit(cache=False)
-    def central_gradient_nb(x0):
-        x = x0.copy()
-        n = x.shape[0]
-        g = np.empty(n)
-        c = np.finfo(np.float64).eps ** (1.0 / 3.0)
-        for i in range(n):
-            xi = x[i]
-            h = c * max(1.0, abs(xi))
-            xp = xi + h
-            xm = xi - h
-            x[i] = xp
-            fp = rosen_nb(x)
-            x[i] = xm
-            fm = rosen_nb(x)
-            x[i] = xi
-            g[i] = (fp - fm) / (xp - xm)
-        return g
+    def rosen_by_pointer(x):
+        # numba may inline this wrapper, but not the cfunc: it is called by its address
+        return rosen_cfunc(np.int32(x.shape[0]), x.ctypes)
 
-    @njit(cache=False)
-    def central_gradient_via_pointer(x0):
-        # the same loop, calling the cfunc through its address as fastgrad must
-        x = x0.copy()
-        n = x.shape[0]
-        n32 = np.int32(n)
-        g = np.empty(n)
-        c = np.finfo(np.float64).eps ** (1.0 / 3.0)
-        for i in range(n):
-            xi = x[i]
-            h = c * max(1.0, abs(xi))
-            xp = xi + h
-            xm = xi - h
-            x[i] = xp
-            fp = rosen_cfunc(n32, x.ctypes)
-            x[i] = xm
-            fm = rosen_cfunc(n32, x.ctypes)
-            x[i] = xi
-            g[i] = (fp - fm) / (xp - xm)
-        return g
+    def central_gradient(f):
+        """A numba @njit central-difference loop over f, fastgrad's steps and formula."""
+        @njit(cache=False)
+        def loop(x0):
+            x = x0.copy()
+            n = x.shape[0]
+            g = np.empty(n)
+            c = np.finfo(np.float64).eps ** (1.0 / 3.0)
+            for i in range(n):
+                xi = x[i]
+                h = c * max(1.0, abs(xi))
+                xp = xi + h
+                xm = xi - h
+                x[i] = xp
+                fp = f(x)
+                x[i] = xm
+                fm = f(x)
+                x[i] = xi
+                g[i] = (fp - fm) / (xp - xm)
+            return g
+        return loop
 
     _BUILT.update(llc=LowLevelCallable(rosen_cfunc.ctypes), cfunc=rosen_cfunc,
-                  grad_nb=central_gradient_nb, grad_ptr=central_gradient_via_pointer)
+                  grad_nb=central_gradient(rosen_nb),
+                  grad_ptr=central_gradient(rosen_by_pointer))
     return _BUILT
 
 
