@@ -23,7 +23,7 @@ X = RNG.normal(size=(300, 4))
 Y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.25 + 0.1 * RNG.normal(size=300)
 LABELS = (Y > 0).astype(np.float64)
 #: Big enough for the fused pass to run on several threads
-#: (n * d >= fastgrad._losses.PARALLEL_MIN_ELEMENTS, 2**16).
+#: (n * d >= 2 * fastgrad._threads.MIN_WORK_PER_THREAD).
 XB = RNG.normal(size=(20_000, 8))
 YB = XB @ np.linspace(-1.0, 1.0, 8) + 0.5
 
