@@ -11,36 +11,43 @@ native-f gradients and Hessians) takes its thread count from :func:`n_threads`:
     gets enough work to pay for waking it: a call is never slower on threads than on
     one); a call of unknown cost (a native f) runs on one thread;
   * the CPUs this process may use: its affinity mask and its cgroup CPU quota
-    (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us / cpu.cfs_period_us`` of v1);
+    (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us / cpu.cfs_period_us`` of v1), less the
+    threads of this process that are running at this moment besides the caller and
+    fastgrad's own OpenMP workers (:func:`busy_threads`): typically NumPy's BLAS workers,
+    which keep spinning for a while after each NumPy call.  Starting a second thread on
+    a CPU one of them occupies makes the two pools take turns and the pass slower;
   * the OpenMP limit in force in the calling thread, ``omp_get_max_threads()``, which
     ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(n, user_api="openmp")``
     set.
 
-The affinity and the OpenMP limit are asked at each call (both can change while the
-process runs); the cgroup quota is read once.  Nothing here changes a process-wide
-setting.
+The affinity, the running threads and the OpenMP limit are asked at each call that has
+the work for more than one thread (they change while the process runs); the cgroup
+quota is read once.  Nothing here changes a process-wide setting.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
 from typing import Any
 
 from . import _openmp
 from ._validation import check_workers
 
-__all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "cgroup_cpu_limit", "n_threads",
-           "openmp_max_threads"]
+__all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_limit",
+           "n_threads", "openmp_max_threads"]
 
 #: Elements of X (n_samples * n_features) each thread of a pass must get before a second
-#: thread is used.  Calibrated with ``python -m benchmarks.s8_threads --calibrate``
-#: (mse_gradient on 1 and 2 threads timed in alternation, 15 rounds, on a 2-core machine
-#: under load): time(2) / time(1) was, median (75th percentile), at 16384 elements per
-#: thread 8.4 (24) for d = 10 and 0.86 (0.95) for d = 100; at 32768, 0.82 (1.40) and
-#: 0.71 (0.75); at 65536, 0.69 (0.80) and 0.66 (0.68); at 131072, 0.80 (0.84) and
-#: 0.66 (0.71).  65536 is the smallest work per thread at which two threads were faster
-#: in three rounds out of four.
-MIN_WORK_PER_THREAD = 1 << 16
+#: thread is used.  Measured with ``python -m benchmarks.s8_threads --calibrate``
+#: (mse_gradient on 1 and 2 threads timed in alternation, alone and right after a NumPy
+#: call, 9-15 rounds, on a shared 2-core machine): with a load average near 4, two
+#: threads were faster from 2**16 elements per thread in three rounds of four; with a load
+#: average near 10, they were slower below 2**22 per thread (4x to 80x slower at 2**17 to
+#: 2**19, where one descheduled thread stalls the pass).  On the quiet machine, one
+#: thread beat two at 100000 x 10 (2**19.9 elements).  2**19 per thread keeps passes of up
+#: to a million elements (~0.5 ms) on one thread and costs a threaded pass at most a few
+#: per cent for the checks of this module (tens of microseconds).
+MIN_WORK_PER_THREAD = 1 << 19
 
 _CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
 _CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
@@ -102,6 +109,48 @@ def openmp_max_threads() -> int:
     return max(1, int(_openmp.max_threads()))
 
 
+#: Kernel thread ids of fastgrad's OpenMP workers, learnt per (calling thread, team size).
+_TEAM: set[str] = set()
+_LEARNT: set[tuple[int, int]] = set()
+_TEAM_LOCK = threading.Lock()
+
+
+def _learn_team(n: int) -> None:
+    key = (threading.get_native_id(), n)
+    if key in _LEARNT:
+        return
+    tids = _openmp.team_tids(n)           # the team the coming pass runs on
+    with _TEAM_LOCK:
+        _TEAM.update(str(t) for t in tids)
+        _LEARNT.add(key)
+
+
+def busy_threads(task_dir: str = "/proc/self/task") -> int:
+    """Threads of this process running now (state R), other than the calling thread and
+    fastgrad's OpenMP workers; 0 where ``/proc`` cannot tell."""
+    me = str(threading.get_native_id())
+    try:
+        tids = os.listdir(task_dir)
+    except OSError:
+        return 0
+    busy = 0
+    for t in tids:
+        if t == me or t in _TEAM:
+            continue
+        try:                  # os-level calls: a few microseconds per thread
+            fd = os.open(f"{task_dir}/{t}/stat", os.O_RDONLY)
+            try:
+                stat = os.read(fd, 512)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        end = stat.rfind(b")")
+        if stat[end + 2:end + 3] == b"R":
+            busy += 1
+    return busy
+
+
 def n_threads(work: int | None, workers: Any = None, *,
               min_work: int = MIN_WORK_PER_THREAD) -> int:
     """Thread count of one compiled pass.
@@ -126,4 +175,9 @@ def n_threads(work: int | None, workers: Any = None, *,
         return available_cpus() if workers == -1 else workers
     if work is None or work < 2 * min_work:
         return 1
-    return max(1, min(work // min_work, available_cpus(), openmp_max_threads()))
+    cpus = available_cpus()
+    n = min(work // min_work, cpus, openmp_max_threads())
+    if n > 1:
+        _learn_team(n)
+        n = min(n, cpus - busy_threads())
+    return max(1, n)

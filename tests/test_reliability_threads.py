@@ -190,7 +190,7 @@ class TestConcurrentCallsMatchSerial:
             data.append((X, X @ r.normal(size=6) + r.normal(size=30000)))
 
         def run(X, y):
-            return fg.fit_linear_regression(X, y, lr=0.05, epochs=15)
+            return fg.fit_linear_regression(X, y, lr=0.05, epochs=15, workers=2)
 
         serial = [run(*d) for d in data]
         results = [None] * 4

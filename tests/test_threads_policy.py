@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -309,6 +310,8 @@ class TestPolicy:
         m = _threads.MIN_WORK_PER_THREAD
         monkeypatch.setattr(_threads, "available_cpus", lambda: 8)
         monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 6)
+        monkeypatch.setattr(_threads, "_learn_team", lambda n: None)
+        monkeypatch.setattr(_threads, "busy_threads", lambda: 0)
         assert _threads.n_threads(None) == 1               # unknown cost: one thread
         assert _threads.n_threads(0) == 1
         assert _threads.n_threads(2 * m - 1) == 1          # not enough for two
@@ -320,6 +323,50 @@ class TestPolicy:
         assert _threads.n_threads(10, 5) == 5              # explicit: as given
         assert _threads.n_threads(None, 3) == 3
         assert _threads.n_threads(10, -1) == 8             # -1: all CPUs
+        monkeypatch.setattr(_threads, "busy_threads", lambda: 3)
+        assert _threads.n_threads(100 * m) == 5            # CPUs busy with other threads
+        assert _threads.n_threads(10, 2) == 2              # explicit: as given
+        monkeypatch.setattr(_threads, "busy_threads", lambda: 9)
+        assert _threads.n_threads(100 * m) == 1
+
+    def test_busy_threads_reads_the_task_states(self, tmp_path):
+        me = str(threading.get_native_id())
+        for tid, state in ((me, "R"), ("101", "R"), ("102", "S"), ("103", "R"), ("104", "D")):
+            (tmp_path / tid).mkdir()
+            (tmp_path / tid / "stat").write_text(f"{tid} (py thon) {state} 1 2 3 4\n")
+        assert _threads.busy_threads(str(tmp_path)) == 2       # 101 and 103, not the caller
+        assert _threads.busy_threads(str(tmp_path / "missing")) == 0
+
+    @needs_proc
+    def test_busy_threads_sees_a_running_thread(self):
+        import hashlib
+        buf = bytes(1 << 24)
+        stop = threading.Event()
+        running = threading.Event()
+
+        def spin():
+            running.set()
+            while not stop.is_set():
+                hashlib.sha256(buf).digest()      # runs without the GIL
+
+        idle = _threads.busy_threads()
+        th = threading.Thread(target=spin)
+        th.start()
+        try:
+            running.wait()
+            seen = max(_threads.busy_threads() for _ in range(50))
+        finally:
+            stop.set()
+            th.join()
+        assert seen >= 1, (idle, seen)
+
+    @needs_proc
+    def test_fastgrads_own_workers_are_not_counted(self):
+        X, y, _, w = data(n=2 * _threads.MIN_WORK_PER_THREAD // 4 + 1000, d=4)
+        fg.mse_gradient(X, y, w, workers=2)          # the team exists and may spin
+        tids = set(str(t) for t in fg._openmp.team_tids(2))
+        _threads._learn_team(2)
+        assert tids <= _threads._TEAM
 
     def test_workers_none_is_serial_for_python_f(self):
         assert _modes.check_workers(None) == 1
