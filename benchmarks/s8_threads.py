@@ -187,7 +187,8 @@ def _case(ctx: Context, n: int, d: int) -> list[Row]:
                         value_label="None / best fixed", target=at_most(1.10),
                         extra={"(a) wall / CPU": "—"}).judge())
     pools = "; ".join(f"{p['api']} {p['lib']} {p['version'] or '?'} x{p['threads']}"
-                      for p in sorted(res["None"]["pools"], key=lambda p: str(p["lib"])))
+                      for p in sorted(res["None"]["pools"],
+                                     key=lambda p: (str(p["lib"]), str(p["version"]))))
     ctx.note(f"threadpoolctl in the children: {pools}.")
     ctx.note("`workers=None, tuned env`: the child runs with " + ", ".join(
         f"{k}={v}" for k, v in TUNED_ENV.items()) + " (informative rows).")
