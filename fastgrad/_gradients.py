@@ -236,8 +236,10 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
         All points are evaluated in as few calls as possible, in chunks of at most
         16 MiB of points.
     workers : int or map-like callable, optional
-        1: serial (default).  An int > 1 (or -1 for all CPUs): threads for a native f,
-        a process pool for a Python f (which must then be picklable).  A map-like callable
+        None or 1: serial (default; the cost of f is unknown, so no count is guessed).
+        An int > 1 (or -1 for all CPUs), used as given: OpenMP threads for a native f,
+        processes for a Python f (which must then be picklable; the pool of that size is
+        kept and reused by later calls, and shut down at exit).  A map-like callable
         ``map(fun, iterable)`` (``multiprocessing.Pool.map``, ``Executor.map``, a Dask
         ``Client.get_executor().map``) is used as given.  Results are bitwise identical to
         serial evaluation.

@@ -9,14 +9,13 @@ be a second pass over X): it is checked only when a result comes out non-finite.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _linear
+from . import _linear, _threads
 from ._results import FitResult
 from ._validation import (
     _as_real_array,
@@ -36,25 +35,15 @@ __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
 
 ArrayLike = Any
 
-#: Below this many elements of X a pass runs on one thread (OpenMP start-up would cost more).
-PARALLEL_MIN_ELEMENTS = 1 << 16
 #: Epochs run without the GIL between two checks for Ctrl-C / progress updates hold
 #: about this many elements of X in total.
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-_CPUS = _cpus()
-
-
-def _n_threads(n_elements: int) -> int:
-    return 1 if n_elements < PARALLEL_MIN_ELEMENTS else _CPUS
+def _nthreads(X: np.ndarray, workers: Any) -> int:
+    """Threads of a pass over X (``fastgrad._threads``), no more than its row blocks."""
+    nt = _threads.n_threads(X.size, workers)
+    return nt if nt == 1 else min(nt, _linear.n_blocks(X.shape[0], X.shape[1]))
 
 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
@@ -79,15 +68,15 @@ def _check_x_finite(X: np.ndarray) -> None:
 
 
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
-               sample_weight: ArrayLike | None, l2: Any, want_grad: bool) -> tuple:
-    if sample_weight is None and type(l2) is float:
-        fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad,
-                                      PARALLEL_MIN_ELEMENTS, _CPUS)
+               sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
+               workers: Any = None) -> tuple:
+    if sample_weight is None and type(l2) is float and isinstance(X, np.ndarray) and X.ndim == 2:
+        fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
         if fast is not None:
             return fast[:3]
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
-                                             _n_threads(X.size))
+                                             _nthreads(X, workers))
     if not finite:
         _check_x_finite(X)
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
@@ -110,11 +99,17 @@ _LOSS_DOC = """
         Non-negative weights; the loss is the weighted mean ``sum(sw * l) / sum(sw)``.
     l2 : float
         Penalty ``l2 * ||w||**2`` added to the loss.
+    workers : int, optional
+        Threads of the pass over X.  None: chosen by fastgrad (one thread for small X;
+        never more than the CPUs this process may use or the OpenMP limit in force, see
+        ``threadpoolctl`` and ``OMP_NUM_THREADS``); an int >= 1 is used as given; -1 uses
+        all CPUs.  The result is bitwise the same whatever the number of threads.
 """
 
 
 def mse_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
-             sample_weight: ArrayLike | None = None, l2: float = 0.0) -> float:
+             sample_weight: ArrayLike | None = None, l2: float = 0.0,
+             workers: int | None = None) -> float:
     """Weighted mean squared error of the linear model ``X @ w + b``, plus ``l2 * ||w||**2``.
     {doc}
     Returns
@@ -127,12 +122,12 @@ def mse_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
     >>> mse_loss([[2.0]], [3.0], [1.0], 0.0)
     1.0
     """
-    return float(_loss_grad("mse", X, y, w, b, sample_weight, l2, False)[0])
+    return float(_loss_grad("mse", X, y, w, b, sample_weight, l2, False, workers)[0])
 
 
 def mse_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
                  sample_weight: ArrayLike | None = None,
-                 l2: float = 0.0) -> tuple[np.ndarray, float]:
+                 l2: float = 0.0, workers: int | None = None) -> tuple[np.ndarray, float]:
     """Gradient of :func:`mse_loss` in (w, b), from one fused pass over X.
     {doc}
     Returns
@@ -151,12 +146,13 @@ def mse_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
     >>> float(dw[0]), db
     (-4.0, -2.0)
     """
-    _, dw, db = _loss_grad("mse", X, y, w, b, sample_weight, l2, True)
+    _, dw, db = _loss_grad("mse", X, y, w, b, sample_weight, l2, True, workers)
     return dw, float(db)
 
 
 def logistic_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
-                  sample_weight: ArrayLike | None = None, l2: float = 0.0) -> float:
+                  sample_weight: ArrayLike | None = None, l2: float = 0.0,
+                  workers: int | None = None) -> float:
     """Weighted mean binary cross-entropy of ``sigmoid(X @ w + b)`` against y, plus
     ``l2 * ||w||**2``.
 
@@ -174,12 +170,12 @@ def logistic_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
     >>> bool(np.isclose(logistic_loss([[1.0]], [1.0], [0.0]), np.log(2)))
     True
     """
-    return float(_loss_grad("logistic", X, y, w, b, sample_weight, l2, False)[0])
+    return float(_loss_grad("logistic", X, y, w, b, sample_weight, l2, False, workers)[0])
 
 
 def logistic_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
                       sample_weight: ArrayLike | None = None,
-                      l2: float = 0.0) -> tuple[np.ndarray, float]:
+                      l2: float = 0.0, workers: int | None = None) -> tuple[np.ndarray, float]:
     """Gradient of :func:`logistic_loss` in (w, b), from one fused pass over X.
     {doc}
     Returns
@@ -196,7 +192,7 @@ def logistic_gradient(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, 
     >>> dw.tolist(), db
     ([-0.5, -1.0], -0.5)
     """
-    _, dw, db = _loss_grad("logistic", X, y, w, b, sample_weight, l2, True)
+    _, dw, db = _loss_grad("logistic", X, y, w, b, sample_weight, l2, True, workers)
     return dw, float(db)
 
 
@@ -275,9 +271,10 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          max_norm: float | None, tol: float | None, l2: float,
          sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: float,
          fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
-         callback_every: int) -> FitResult:
+         callback_every: int, workers: Any = None) -> FitResult:
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2,
                                             kind == "logistic", w_name="w0")
+    nthreads = _nthreads(X, workers)
     lr = check_positive(lr, "lr")
     epochs = check_epochs(epochs)
     max_norm = check_optional_positive(max_norm, "max_norm")
@@ -313,7 +310,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         b_out, history, n_done, gnorm, status = _linear.fit(
             kind, X, y, sw, inv_sumw, w, b, lr, epochs,
             -1.0 if max_norm is None else max_norm, -1.0 if tol is None else tol,
-            l2, bool(fit_intercept), chunk, _n_threads(X.size), hook)
+            l2, bool(fit_intercept), chunk, nthreads, hook)
     finally:
         if bar is not None:
             bar.close()
@@ -360,6 +357,10 @@ _FIT_DOC = """
         ``callback(epoch, loss, w)`` every ``callback_every`` epochs; returning True
         stops the fit with status "stopped".
     callback_every : int
+    workers : int, optional
+        Threads of each pass over X, as in :func:`mse_gradient`: None lets fastgrad
+        choose, an int >= 1 is used as given, -1 uses all CPUs.  The fit is bitwise the
+        same whatever the number of threads.
 
     Returns
     -------
@@ -385,7 +386,7 @@ def fit_linear_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epoch
                           w0: ArrayLike | None = None, b0: float = 0.0,
                           fit_intercept: bool = True, progress: bool = False,
                           callback: Callable[..., Any] | None = None,
-                          callback_every: int = 1) -> FitResult:
+                          callback_every: int = 1, workers: int | None = None) -> FitResult:
     """Fit ``y ~ X @ w + b`` by full-batch gradient descent on :func:`mse_loss`.
     {doc}
     Examples
@@ -399,7 +400,8 @@ def fit_linear_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epoch
     """
     return _fit("mse", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                 sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
-                progress=progress, callback=callback, callback_every=callback_every)
+                progress=progress, callback=callback, callback_every=callback_every,
+                workers=workers)
 
 
 def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epochs: int = 1000,
@@ -408,7 +410,8 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
                             w0: ArrayLike | None = None, b0: float = 0.0,
                             fit_intercept: bool = True, progress: bool = False,
                             callback: Callable[..., Any] | None = None,
-                            callback_every: int = 1) -> FitResult:
+                            callback_every: int = 1,
+                            workers: int | None = None) -> FitResult:
     """Fit ``P(y=1) = sigmoid(X @ w + b)`` by full-batch gradient descent on :func:`logistic_loss`.
     {doc}
     Examples
@@ -422,7 +425,8 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
     """
     return _fit("logistic", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                 sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
-                progress=progress, callback=callback, callback_every=callback_every)
+                progress=progress, callback=callback, callback_every=callback_every,
+                workers=workers)
 
 
 fit_linear_regression.__doc__ = (fit_linear_regression.__doc__ or "").replace(

@@ -11,49 +11,85 @@
   kernel on those values.  So every mode uses the same stencil code and gives bitwise
   the same result as the serial path.
 
+``workers`` thus means **threads** for a native f (the compiled loop runs on that many
+OpenMP threads, their count decided by ``fastgrad._threads``) and **processes** for a
+Python f (a ``multiprocessing`` pool).  The pool of a given size is created at its first
+use and kept for the next calls in the same process (a gradient called in a loop does
+not start a pool per call); it is shut down at interpreter exit, or at once by
+:func:`close_pools`.
+
 Vectorized calls are chunked so that one chunk of points holds at most
 ``VECTORIZED_CHUNK_BYTES`` bytes (16 MiB).
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.pool
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import _diff, _objectives
+from . import _diff, _objectives, _threads, _validation
 
-__all__ = ["Evaluator", "check_workers", "VECTORIZED_CHUNK_BYTES"]
+__all__ = ["Evaluator", "check_workers", "close_pools", "VECTORIZED_CHUNK_BYTES"]
 
 #: Largest block of points handed to a vectorized f in one call, in bytes.
 VECTORIZED_CHUNK_BYTES = 1 << 24
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def check_workers(workers: Any) -> int | Callable[..., Any]:
-    """1 (serial), a positive number of workers (-1 = all CPUs), or a map-like callable."""
-    if workers is None:
-        return 1
+    """1 (serial, for None), a positive number of workers (-1 = all CPUs), or a map-like
+    callable.  The cost of f is unknown, so None means one worker here."""
+    workers = _validation.check_workers(workers, allow_map=True)
     if callable(workers):
         return workers
-    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)):
-        raise TypeError("`workers` must be an int or a map-like callable, got "
-                        f"{type(workers).__name__}")
-    workers = int(workers)
-    if workers == -1:
-        return available_cpus()
-    if workers < 1:
-        raise ValueError(f"`workers` must be >= 1 or -1 (all CPUs), got {workers}")
-    return workers
+    return _threads.n_threads(None, workers)
+
+
+_POOLS: dict[tuple[int, int], multiprocessing.pool.Pool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n: int) -> multiprocessing.pool.Pool:
+    """The process pool of n workers of this process, created at its first use."""
+    key = (os.getpid(), n)        # a forked child does not use its parent's pools
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = multiprocessing.get_context().Pool(n)
+    return pool
+
+
+def _pool_map(n: int, call: Callable[[Any], Any], items: list, chunksize: int = 1) -> list:
+    """pool.map on the kept pool of n workers.  An exception raised by f leaves the pool
+    usable; an interrupt (KeyboardInterrupt, SystemExit) discards it, as its workers may
+    still be busy with the abandoned points."""
+    pool = _pool(n)
+    try:
+        return pool.map(call, items, chunksize=chunksize)
+    except Exception:
+        raise
+    except BaseException:
+        with _POOLS_LOCK:
+            if _POOLS.get((os.getpid(), n)) is pool:
+                del _POOLS[(os.getpid(), n)]
+        pool.terminate()
+        raise
+
+
+@atexit.register
+def close_pools() -> None:
+    """Shut down the process pools kept for Python f's ``workers=`` (done at exit)."""
+    with _POOLS_LOCK:
+        mine = [p for (pid, _), p in _POOLS.items() if pid == os.getpid()]
+        _POOLS.clear()
+    for pool in mine:
+        pool.terminate()
+        pool.join()
 
 
 class _Raised:
@@ -142,8 +178,8 @@ class Evaluator:
         if callable(self.workers):
             results = _reraise(list(self.workers(call, rows)))
         else:
-            with multiprocessing.get_context().Pool(self.workers) as pool:
-                results = _reraise(pool.map(call, rows, chunksize=max(1, k // (4 * self.workers))))
+            results = _reraise(_pool_map(self.workers, call, rows,
+                                         chunksize=max(1, k // (4 * self.workers))))
         if len(results) != k:
             raise ValueError(f"`workers` returned {len(results)} results for {k} points")
         out = np.empty((k, self.m))
@@ -161,8 +197,7 @@ class Evaluator:
         if callable(self.workers):
             return _reraise(list(self.workers(call, [row.copy() for row in points])))
         if self.workers > 1:
-            with multiprocessing.get_context().Pool(self.workers) as pool:
-                return _reraise(pool.map(call, [row.copy() for row in points]))
+            return _reraise(_pool_map(self.workers, call, [row.copy() for row in points]))
         return _diff.call_rows(self.f, self.args, points)
 
     def run(self, kernel: Callable[[Any, int], Any], count: bool = False) -> Any:

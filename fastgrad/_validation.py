@@ -20,6 +20,7 @@ __all__ = [
     "check_callable", "check_args", "as_point", "as_matrix", "as_vector",
     "as_sample_weight", "check_positive", "check_nonnegative", "check_optional_positive",
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
+    "check_workers",
 ]
 
 _REAL_KINDS = "biuf"
@@ -188,6 +189,26 @@ def check_epochs(value: Any, name: str = "epochs") -> int:
         raise ValueError(f"`{name}` must be >= 0, got {out}")
     if out > 2**62:
         raise ValueError(f"`{name}` must be <= 2**62, got {out}")
+    return out
+
+
+def check_workers(workers: Any, allow_map: bool = False, name: str = "workers") -> Any:
+    """None, an int >= 1, or -1 (all CPUs); with ``allow_map`` also a map-like callable.
+
+    Returned as given (a NumPy integer as an int): what None and -1 mean is decided by
+    ``fastgrad._threads``.
+    """
+    if workers is None:
+        return None
+    if allow_map and callable(workers) and not isinstance(workers, (numbers.Number, np.generic)):
+        return workers
+    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)):
+        also = ", or a map-like callable" if allow_map else ""
+        raise TypeError(f"`{name}` must be None, an int >= 1 or -1 (all CPUs){also}, "
+                        f"got {type(workers).__name__}")
+    out = int(workers)
+    if out < 1 and out != -1:
+        raise ValueError(f"`{name}` must be >= 1 or -1 (all CPUs), got {out}")
     return out
 
 

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._losses import fit_linear_regression, fit_logistic_regression
 from ._results import FitResult
+from ._validation import check_workers
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -54,13 +55,15 @@ class _GDBase(BaseEstimator):
     tol: float | None
     l2: float
     fit_intercept: bool
+    n_jobs: int | None
 
     def _fit_result(self, X: np.ndarray, y: np.ndarray,
                     sample_weight: ArrayLike | None, logistic: bool) -> FitResult:
         fit = fit_logistic_regression if logistic else fit_linear_regression
         result = fit(X, y, lr=self.lr, epochs=self.epochs, max_norm=self.max_norm,
                      tol=self.tol, l2=self.l2, sample_weight=sample_weight,
-                     fit_intercept=bool(self.fit_intercept))
+                     fit_intercept=bool(self.fit_intercept),
+                     workers=check_workers(self.n_jobs, name="n_jobs"))
         if self.tol is not None and result.status == "max_epochs":
             warnings.warn(
                 f"{type(self).__name__} did not converge in {result.n_epochs} epochs: the "
@@ -105,6 +108,10 @@ class GDRegressor(RegressorMixin, _GDBase):
         ``Ridge(alpha)`` corresponds to ``l2 = alpha / n_samples``.
     fit_intercept : bool, default=True
         Fit ``intercept_``; when False it stays 0.
+    n_jobs : int, optional
+        Threads of each pass over X (the ``workers`` of the fit function): None lets
+        fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
+        all CPUs.  The fit is bitwise the same whatever the number.
 
     Attributes
     ----------
@@ -141,13 +148,14 @@ class GDRegressor(RegressorMixin, _GDBase):
 
     def __init__(self, *, lr: float = 0.01, epochs: int = 1000,
                  max_norm: float | None = None, tol: float | None = 1e-4,
-                 l2: float = 0.0, fit_intercept: bool = True) -> None:
+                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None) -> None:
         self.lr = lr
         self.epochs = epochs
         self.max_norm = max_norm
         self.tol = tol
         self.l2 = l2
         self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> GDRegressor:
@@ -234,6 +242,10 @@ class GDClassifier(ClassifierMixin, _GDBase):
         ``LogisticRegression(C=C)`` corresponds to ``l2 = 1 / (2 * C * n_samples)``.
     fit_intercept : bool, default=True
         Fit ``intercept_``; when False it stays 0.
+    n_jobs : int, optional
+        Threads of each pass over X (the ``workers`` of the fit function): None lets
+        fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
+        all CPUs.  The fit is bitwise the same whatever the number.
 
     Attributes
     ----------
@@ -271,13 +283,14 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
     def __init__(self, *, lr: float = 0.1, epochs: int = 1000,
                  max_norm: float | None = None, tol: float | None = 1e-4,
-                 l2: float = 0.0, fit_intercept: bool = True) -> None:
+                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None) -> None:
         self.lr = lr
         self.epochs = epochs
         self.max_norm = max_norm
         self.tol = tol
         self.l2 = l2
         self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> GDClassifier:

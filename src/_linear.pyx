@@ -401,17 +401,17 @@ cdef inline bint _plain(a, int ndim, int typenum):
             and cnp.PyArray_SIZE(<cnp.ndarray>a) > 0)
 
 
-def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
-                   Py_ssize_t parallel_min, int max_threads):
+def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
     """The common case of the loss functions, checked and computed in one compiled call.
 
     X a C-contiguous float64/float32 2-D array, y and w C-contiguous 1-D arrays of the
     same dtype and matching lengths, b a Python float or int, no sample weights.  Checks
     what a pass over X does not: w finite, logistic y in [0, 1].  Returns None when the
     input is anything else, or when the result is not finite, so that the general path
-    checks everything and says what is wrong.
+    checks everything and says what is wrong.  ``nthreads`` comes from
+    ``fastgrad._threads``.
     """
-    cdef int t, nthreads, kind = LOSSES[loss]
+    cdef int t, kind = LOSSES[loss]
     cdef Py_ssize_t i, n, d
     cdef double bb
     if type(b) is float:
@@ -443,7 +443,6 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad,
             ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
     if not ok:
         return None
-    nthreads = 1 if n * d < parallel_min else max_threads
     if t == cnp.NPY_DOUBLE:
         r = _loss_grad_run[double](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
     else:

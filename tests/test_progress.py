@@ -22,8 +22,7 @@ RNG = np.random.default_rng(7)
 X = RNG.normal(size=(300, 4))
 Y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.25 + 0.1 * RNG.normal(size=300)
 LABELS = (Y > 0).astype(np.float64)
-#: Big enough for the fused pass to run on several threads
-#: (n * d >= fastgrad._losses.PARALLEL_MIN_ELEMENTS, 2**16).
+#: Run on two threads (workers=2) in the tests that compare a fit with and without a bar.
 XB = RNG.normal(size=(20_000, 8))
 YB = XB @ np.linspace(-1.0, 1.0, 8) + 0.5
 
@@ -162,8 +161,9 @@ class TestSameResults:
         assert_same(a, b)
 
     def test_threaded_fit_identical(self) -> None:
-        a = fg.fit_linear_regression(XB, YB, lr=0.1, epochs=60, max_norm=5.0)
-        b = fg.fit_linear_regression(XB, YB, lr=0.1, epochs=60, max_norm=5.0, progress=True)
+        a = fg.fit_linear_regression(XB, YB, lr=0.1, epochs=60, max_norm=5.0, workers=2)
+        b = fg.fit_linear_regression(XB, YB, lr=0.1, epochs=60, max_norm=5.0, progress=True,
+                                    workers=2)
         assert_same(a, b)
 
     def test_identical_with_a_callback_too(self) -> None:

@@ -80,7 +80,8 @@ CHILD = textwrap.dedent(r'''
         w0 = rng.normal(size=shape[1]) * 0.01
         fit = fg.fit_logistic_regression if logistic else fg.fit_linear_regression
         inputs = [X, y, w0]
-        long_call = lambda: fit(X, y, lr=1e-4, epochs=10**7, w0=w0)
+        kw = {"workers": 2} if scenario.endswith("threaded") else {}
+        long_call = lambda: fit(X, y, lr=1e-4, epochs=10**7, w0=w0, **kw)
         quick = lambda: fit(X[:50], y[:50], lr=0.1, epochs=20, w0=w0).w
     elif scenario.startswith("native") or scenario == "python-gradient":
         heavy = "heavy" in scenario

@@ -196,7 +196,7 @@ class TestScikitLearnTooling:
     def test_get_set_params_and_clone(self):
         reg = GDRegressor(lr=0.2, max_norm=1.0)
         assert reg.get_params() == {"lr": 0.2, "epochs": 1000, "max_norm": 1.0, "tol": 1e-4,
-                                    "l2": 0.0, "fit_intercept": True}
+                                    "l2": 0.0, "fit_intercept": True, "n_jobs": None}
         assert clone(reg.set_params(epochs=7)).get_params()["epochs"] == 7
         assert GDClassifier().get_params()["lr"] == 0.1
 

@@ -1,0 +1,183 @@
+"""How many threads a compiled pass runs on: the one place that decides it.
+
+Every parallel loop of fastgrad (the fused loss/gradient pass, the fit loop, the
+native-f gradients and Hessians) takes its thread count from :func:`n_threads`:
+
+- ``workers`` given as an int >= 1 is used as given; -1 means all the CPUs this process
+  may use (:func:`available_cpus`).
+- ``workers=None`` lets the policy choose the smallest of
+
+  * the work of the call divided by :data:`MIN_WORK_PER_THREAD` (so that each thread
+    gets enough work to pay for waking it: a call is never slower on threads than on
+    one); a call of unknown cost (a native f) runs on one thread;
+  * the CPUs this process may use: its affinity mask and its cgroup CPU quota
+    (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us / cpu.cfs_period_us`` of v1), less the
+    threads of this process that are running at this moment besides the caller and
+    fastgrad's own OpenMP workers (:func:`busy_threads`): typically NumPy's BLAS workers,
+    which keep spinning for a while after each NumPy call.  Starting a second thread on
+    a CPU one of them occupies makes the two pools take turns and the pass slower;
+  * the OpenMP limit in force in the calling thread, ``omp_get_max_threads()``, which
+    ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(n, user_api="openmp")``
+    set.
+
+The affinity, the running threads and the OpenMP limit are asked at each call that has
+the work for more than one thread (they change while the process runs); the cgroup
+quota is read once.  Nothing here changes a process-wide setting.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import Any
+
+from . import _openmp
+from ._validation import check_workers
+
+__all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_limit",
+           "n_threads", "openmp_max_threads"]
+
+#: Elements of X (n_samples * n_features) each thread of a pass must get before a second
+#: thread is used.  Measured with ``python -m benchmarks.s8_threads --calibrate``
+#: (mse_gradient on 1 and 2 threads timed in alternation, alone and right after a NumPy
+#: call, 9-15 rounds, on a shared 2-core machine): with a load average near 4, two
+#: threads were faster from 2**16 elements per thread in three rounds of four; with a load
+#: average near 10, they were slower below 2**22 per thread (4x to 80x slower at 2**17 to
+#: 2**19, where one descheduled thread stalls the pass).  On the quiet machine, one
+#: thread beat two at 100000 x 10 (2**19.9 elements).  2**19 per thread keeps passes of up
+#: to a million elements (~0.5 ms) on one thread and costs a threaded pass at most a few
+#: per cent for the checks of this module (tens of microseconds).
+MIN_WORK_PER_THREAD = 1 << 19
+
+_CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
+_CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cgroup_cpu_limit(v2_path: str = _CGROUP_V2,
+                     v1_paths: tuple[str, str] = _CGROUP_V1) -> int | None:
+    """CPUs allowed by the cgroup CPU quota (rounded up, at least 1), or None if unlimited.
+
+    cgroup v2: ``cpu.max`` holds ``"<quota> <period>"`` or ``"max <period>"``.
+    cgroup v1: ``cpu.cfs_quota_us`` (-1 when unlimited) and ``cpu.cfs_period_us``.
+    Unreadable or malformed files count as no limit.
+    """
+    text = _read(v2_path)
+    if text is not None:
+        parts = text.split()
+        if len(parts) != 2 or parts[0] == "max":
+            return None
+        quota_s, period_s = parts
+    else:
+        quota_t, period_t = _read(v1_paths[0]), _read(v1_paths[1])
+        if quota_t is None or period_t is None:
+            return None
+        quota_s, period_s = quota_t, period_t
+    try:
+        quota, period = int(quota_s), int(period_s)
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
+
+
+_CGROUP: list[int | None] = []
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by its cgroup CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    if not _CGROUP:
+        _CGROUP.append(cgroup_cpu_limit())
+    quota = _CGROUP[0]
+    return max(1, cpus if quota is None else min(cpus, quota))
+
+
+def openmp_max_threads() -> int:
+    """``omp_get_max_threads()`` of the calling thread (1 without OpenMP)."""
+    return max(1, int(_openmp.max_threads()))
+
+
+#: Kernel thread ids of fastgrad's OpenMP workers, learnt per (calling thread, team size).
+_TEAM: set[str] = set()
+_LEARNT: set[tuple[int, int]] = set()
+_TEAM_LOCK = threading.Lock()
+
+
+def _learn_team(n: int) -> None:
+    key = (threading.get_native_id(), n)
+    if key in _LEARNT:
+        return
+    tids = _openmp.team_tids(n)           # the team the coming pass runs on
+    with _TEAM_LOCK:
+        _TEAM.update(str(t) for t in tids)
+        _LEARNT.add(key)
+
+
+def busy_threads(task_dir: str = "/proc/self/task") -> int:
+    """Threads of this process running now (state R), other than the calling thread and
+    fastgrad's OpenMP workers; 0 where ``/proc`` cannot tell."""
+    me = str(threading.get_native_id())
+    try:
+        tids = os.listdir(task_dir)
+    except OSError:
+        return 0
+    busy = 0
+    for t in tids:
+        if t == me or t in _TEAM:
+            continue
+        try:                  # os-level calls: a few microseconds per thread
+            fd = os.open(f"{task_dir}/{t}/stat", os.O_RDONLY)
+            try:
+                stat = os.read(fd, 512)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        end = stat.rfind(b")")
+        if stat[end + 2:end + 3] == b"R":
+            busy += 1
+    return busy
+
+
+def n_threads(work: int | None, workers: Any = None, *,
+              min_work: int = MIN_WORK_PER_THREAD) -> int:
+    """Thread count of one compiled pass.
+
+    Parameters
+    ----------
+    work : int or None
+        Size of the call (elements of X read per pass); None for a call of unknown
+        cost (a native f), which then runs on one thread unless ``workers`` says more.
+    workers : None, int >= 1 or -1
+        As given by the user (checked here): an int is used as given, -1 is all
+        available CPUs, None lets the policy choose.
+    min_work : int
+        Work each thread must get.
+
+    Returns
+    -------
+    int >= 1
+    """
+    workers = check_workers(workers)
+    if workers is not None:
+        return available_cpus() if workers == -1 else workers
+    if work is None or work < 2 * min_work:
+        return 1
+    cpus = available_cpus()
+    n = min(work // min_work, cpus, openmp_max_threads())
+    if n > 1:
+        _learn_team(n)
+        n = min(n, cpus - busy_threads())
+    return max(1, n)
