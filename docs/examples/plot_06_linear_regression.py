@@ -13,7 +13,6 @@ This example shows that :func:`fastgrad.mse_gradient` equals the tutorial's
 :func:`fastgrad.fit_linear_regression` descends to the least-squares solution
 (``numpy.linalg.lstsq``) to 1e-8, with its loss curve.
 """
-import matplotlib.pyplot as plt
 import numpy as np
 
 import fastgrad as fg

@@ -44,7 +44,7 @@ path = np.array(path)
 distance = np.linalg.norm(path - w_star, axis=1)
 gnorm = np.array([np.linalg.norm(fg.numerical_gradient(loss, w)) for w in path])
 ratio = gnorm / distance
-print("|∇f| / distance along the path: min %.3f, max %.3f" % (ratio.min(), ratio.max()))
+print(f"|∇f| / distance along the path: min {ratio.min():.3f}, max {ratio.max():.3f}")
 assert np.all(ratio >= 0.99 * eig[0]) and np.all(ratio <= 1.01 * eig[-1])
 assert gnorm[-1] < 1e-4 * gnorm[0]
 
