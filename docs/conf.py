@@ -25,7 +25,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import fastgrad  # noqa: E402  (the installed package, with its compiled kernels)
+try:  # the installed package, with its compiled kernels
+    import fastgrad
+except ImportError as exc:  # e.g. the uncompiled source folder found first on sys.path
+    raise ImportError(
+        "the documentation is built from the installed fastgrad: pip install \".[docs]\" "
+        "and run sphinx-build (python -m sphinx from the checkout's root would find the "
+        f"uncompiled fastgrad/ folder first): {exc}") from exc
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -99,7 +105,7 @@ html_theme_options = {
 html_sidebars = {"index": [], "auto_examples/index": []}
 html_show_sourcelink = False
 
-# Examples write pictures through matplotlib; one figure style for all of them.
+# plt.show() under Agg (in an example run by the gallery) only says it cannot show.
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 
@@ -185,7 +191,7 @@ def write_api_index() -> None:
 
 write_api_index()
 
-# The gallery runs from docs/; examples must not find an uncompiled source tree first.
+# Gallery examples and any interpreter they start draw without a display.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
