@@ -157,7 +157,7 @@ def logistic_loss(X: ArrayLike, y: ArrayLike, w: ArrayLike, b: float = 0.0, *,
     ``l2 * ||w||**2``.
 
     Computed as ``log(1 + exp(z)) - y z`` in an overflow-free form, so it is finite
-    for any finite ``z = X @ w + b`` (no overflow warnings at |z| = 1e4).
+    for any finite ``z = X @ w + b`` (no overflow warnings at ``|z| = 1e4``).
     {doc}
     Returns
     -------

@@ -121,11 +121,11 @@ class GDRegressor(RegressorMixin, _GDBase):
         Fitted intercept.
     n_iter_ : int
         Number of updates made.
-    loss_history_ : ndarray of shape (n_iter_,)
+    loss_history_ : ndarray of shape ``(n_iter_,)``
         The loss before each update.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names, when X had string column names (e.g. a pandas DataFrame).
 
     See Also
@@ -257,11 +257,11 @@ class GDClassifier(ClassifierMixin, _GDBase):
         Fitted intercept.
     n_iter_ : int
         Number of updates made.
-    loss_history_ : ndarray of shape (n_iter_,)
+    loss_history_ : ndarray of shape ``(n_iter_,)``
         The loss before each update.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names, when X had string column names (e.g. a pandas DataFrame).
 
     See Also
