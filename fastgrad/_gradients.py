@@ -37,9 +37,6 @@ ArrayLike = Any
 _STENCIL = {("central", 2): _diff.ST["central2"], ("central", 4): _diff.ST["central4"],
             ("central", 6): _diff.ST["central6"], ("forward", 2): _diff.ST["forward1"],
             ("backward", 2): _diff.ST["backward1"]}
-#: Accuracy order and sum of |weights| of each stencil id.
-_ORDER = np.array([2, 4, 6, 1, 1, 2, 2])
-_WSUM = np.array([1.0, 1.5, 1.5 + 1 / 30, 2.0, 2.0, 4.0, 4.0])
 #: Adaptive steps: start at ADAPTIVE_START * EPS**(1/7) * max(1, |x|), shrink by
 #: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels.
 ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
@@ -138,7 +135,8 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
         last_err[active] = err
         tiny = err <= 4 * eps * np.max(np.abs(cur), axis=1)
         active = active[~(grown | tiny)]
-    rounding = eps * _WSUM[_diff.ST["central6"]] * np.abs(f0)[None, :] / best_step[:, None]
+    wsum = _steps.STENCIL_WSUM[_diff.ST["central6"]]
+    rounding = eps * wsum * np.abs(f0)[None, :] / best_step[:, None]
     error = 2.0 * best_err[:, None] + 4.0 * rounding
     return best, error, nfev, best_step
 
@@ -184,9 +182,9 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
     half = _steps.representable(x, steps / 2)
     values2, n2 = ev.run(kernel(half), count=True)
     assert f0 is not None  # evaluated above when full_output
-    p = _ORDER[sid[coords]][:, None].astype(float)
+    p = _steps.STENCIL_ORDER[sid[coords]][:, None].astype(float)
     trunc = np.abs(values - values2) * (2.0 ** p / (2.0 ** p - 1.0))
-    rounding = (8 * eps * _WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
+    rounding = (8 * eps * _steps.STENCIL_WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
                 / steps[coords][:, None])
     return values, 2.0 * trunc + rounding, nfev + n1 + n2, steps
 

@@ -13,13 +13,42 @@ being divided by.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from . import _diff  # the rounding of steps itself is the kernels' (one copy, in C)
 
-__all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable"]
+__all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable",
+           "STENCIL_ORDER", "STENCIL_WSUM", "STENCIL_TRUNCATION"]
+
+
+def _stencil_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy order p, sum of |weights| and truncation constant of every stencil of the
+    kernels, derived from their offsets and weights (``_diff.STENCIL_OFFSETS/_WEIGHTS``).
+
+    A first-derivative stencil sum_j w_j f(x + o_j h) / h has the Taylor expansion
+    f' + sum_k (sum_j w_j o_j**k / k!) f^(k) h**(k-1): its order p is the first k - 1 > 0
+    whose moment is not 0, and that moment |sum_j w_j o_j**(p+1)| / (p+1)! is the
+    constant C of the truncation error C |f^(p+1)| h**p.  Rounding errors of f's values
+    add up to at most EPS |f| sum_j |w_j| / h.
+    """
+    orders, wsums, consts = [], [], []
+    for offs, ws in zip(_diff.STENCIL_OFFSETS, _diff.STENCIL_WEIGHTS):
+        o, w = np.asarray(offs, dtype=np.float64), np.asarray(ws, dtype=np.float64)
+        scale = float(np.sum(np.abs(w * o)))
+        k = 2
+        while abs(float(np.sum(w * o**k))) <= 1e-12 * scale * float(np.max(np.abs(o))) ** k:
+            k += 1
+        orders.append(k - 1)
+        wsums.append(float(np.sum(np.abs(w))))
+        consts.append(abs(float(np.sum(w * o**k))) / math.factorial(k))
+    return np.array(orders), np.array(wsums), np.array(consts)
+
+
+#: By stencil id: accuracy order, sum of |weights| (rounding) and truncation constant.
+STENCIL_ORDER, STENCIL_WSUM, STENCIL_TRUNCATION = _stencil_tables()
 
 #: Exponent of EPS in the default relative step, by (derivative, accuracy order).
 _EXPONENT = {
