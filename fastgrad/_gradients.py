@@ -104,7 +104,7 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
     def level(h: np.ndarray, idx: np.ndarray) -> tuple:
         st = _steps.representable(x, h)
         if bounds is not None:
-            st, s = _steps.bounded_plan(x, st, sid, *bounds)
+            st, s = _steps.bounded_plan(x, st, sid, *bounds, eps=eps)
         else:
             s = sid
         sub = coords[idx]
@@ -163,7 +163,7 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
         fallback = None
         if h is None and method == "central" and order != 2:
             fallback = _steps.first_derivative_steps(x, None, eps, 2)
-        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds, fallback=fallback)
+        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds, fallback=fallback, eps=eps)
         uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
     else:
         uses_center = bool(_diff.STENCIL_USES_CENTER[base])

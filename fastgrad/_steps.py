@@ -153,16 +153,33 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     return float(actual) if np.isfinite(actual) and actual > 0 else t
 
 
+def estimated_error(sid: np.ndarray, h: np.ndarray, x: np.ndarray, eps: float) -> np.ndarray:
+    """Estimated total error of stencils `sid` with steps h at x, relative to |f|.
+
+    Truncation ``C h**p |f^(p+1)|`` plus rounding ``EPS sum|w| |f| / h``, with the model
+    ``|f^(p+1)| ~ |f| / s**(p+1)``, ``s = max(1, |x|)``: the model for which the default
+    steps ``EPS**(1/(p+1)) * s`` balance the two.
+    """
+    s = np.maximum(1.0, np.abs(x))
+    with np.errstate(divide="ignore", over="ignore"):
+        return (STENCIL_TRUNCATION[sid] * (h / s) ** STENCIL_ORDER[sid] / s
+                + eps * STENCIL_WSUM[sid] / h)
+
+
 def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
-                 ub: np.ndarray, fallback: np.ndarray | None = None
+                 ub: np.ndarray, fallback: np.ndarray | None = None,
+                 eps: float = float(np.finfo(np.float64).eps)
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Adapt stencils and steps so that no point leaves [lb, ub].
 
     A coordinate whose stencil fits keeps it.  Otherwise a central stencil turns into
     the one-sided second-order one towards the side with more room (a forward or
     backward one-sided stencil turns around), with the step ``fallback`` (the order-2
-    step; default: the same steps), shrunk to the room there when it must.  Raises
-    ValueError when a coordinate has no room on either side.
+    step; default: the same steps), shrunk to the room there when it must.  When it
+    must, both sides are short: the central order-2 stencil shrunk to the room on the
+    nearer side is taken instead if its estimated total error (``estimated_error``,
+    eps the machine epsilon of x's dtype) is smaller.  Raises ValueError when a
+    coordinate has no room on either side.
     """
     d = _diff
     offs = d.STENCIL_OFFSETS
@@ -193,6 +210,14 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     sid = np.where(bad, new_sid, sid).astype(np.int8)
     base = steps if fallback is None else np.where(one_sided, steps, fallback)
     steps = np.where(bad, np.minimum(base, room / reach), steps)
+    both_short = bad & ~one_sided & (room / reach < base)
+    if np.any(both_short):
+        central = np.full_like(sid, d.ST["central2"])
+        h_central = np.minimum(base, np.minimum(room_up, room_dn))
+        better = both_short & (h_central > 0) & (
+            estimated_error(central, h_central, x, eps) < estimated_error(sid, steps, x, eps))
+        sid = np.where(better, central, sid).astype(np.int8)
+        steps = np.where(better, h_central, steps)
     steps = representable(x, steps)
     for _ in range(60):  # rounding can push x + k h one ulp past the bound
         over = ~fits(sid, steps)

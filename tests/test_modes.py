@@ -22,7 +22,7 @@ from multiprocessing import Pool
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import LowLevelCallable
 from scipy.optimize import rosen, rosen_der, rosen_hess
 
@@ -1145,6 +1145,39 @@ class TestBounds:
         x = POSITIONS["on_lower"]
         assert_array_equal(hessian(bf, x, bounds=(LB, UB), full_output=True).value,
                            hessian(bf, x, bounds=(LB, UB)))
+
+    # -- bounds tighter than the step on both sides ----------------------------------
+    # SciPy's own case (scipy/optimize/tests/test__numdiff.py, test_tight_bounds):
+    # x0 = (10, 10), bounds x0 - 3e-9 .. x0 + 2e-9, tolerance rtol=1e-6.
+    @staticmethod
+    def tight_f(x):
+        return np.array([x[0] * np.sin(x[1]), x[1] * np.cos(x[0]), x[0] ** 3 * x[1] ** -0.5])
+
+    @staticmethod
+    def tight_jac(x):
+        return np.array([[np.sin(x[1]), x[0] * np.cos(x[1])],
+                         [-x[1] * np.sin(x[0]), np.cos(x[0])],
+                         [3 * x[0] ** 2 * x[1] ** -0.5, -0.5 * x[0] ** 3 * x[1] ** -1.5]])
+
+    @pytest.mark.parametrize("method", ["central", "forward"])
+    def test_tight_bounds_jacobian_within_scipy_tolerance(self, method):
+        x0 = np.array([10.0, 10.0])
+        lb, ub = x0 - 3e-9, x0 + 2e-9
+        rec = Recorder(self.tight_f)
+        J = jacobian(rec, x0, method=method, bounds=(lb, ub))
+        assert outside(rec.points, lb, ub) == 0
+        assert_allclose(J, self.tight_jac(x0), rtol=1e-6)
+
+    def test_tight_bounds_one_sided_where_one_side_has_almost_no_room(self):
+        # 1e-13 below x, 1e-7 above: central steps of 1e-13 would divide f's rounding by
+        # 1e-13; the one-sided stencil upwards with a step of 5e-8 is far better
+        x0 = np.array([1.0, 2.0, 0.5])
+        lb, ub = x0 - 1e-13, x0 + 1e-7
+        rec = Recorder(bf)
+        g = numerical_gradient(rec, x0, bounds=(lb, ub))
+        assert outside(rec.points, lb, ub) == 0
+        assert rel_err(g, bf_grad(x0)) <= 1e-7
+        assert max(abs(p - x0).max() for p in rec.points) > 1e-8
 
     # -- modes agree under bounds ------------------------------------------------------
     def test_process_pool_gradient_bitwise_equal_to_serial(self):
