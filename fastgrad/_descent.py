@@ -1,7 +1,6 @@
 """Gradient descent on any scalar function, with an analytic or numerical gradient."""
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +11,7 @@ from . import _diff
 from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
+from ._update_rules import clip_factor, global_norm, stop_status
 from ._validation import (
     as_point,
     check_args,
@@ -95,16 +95,13 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
             fx = float(_diff.evaluate_at(fobj, x)[0])
             g = (numerical_gradient(f, x, args=args) if gobj is None
                  else _diff.evaluate_at(gobj, x))
-            gnorm = float(np.linalg.norm(g))
-            if not (math.isfinite(fx) and math.isfinite(gnorm)):
-                status = "diverged"
-                break
-            if tol is not None and gnorm < tol:
-                status = "converged"
+            gnorm = global_norm([g])
+            stop = stop_status(fx, gnorm, tol)
+            if stop is not None:
+                status = stop
                 break
             history.append(fx)
-            scale = max_norm / gnorm if max_norm is not None and gnorm > max_norm else 1.0
-            x_new = x - (lr * scale) * g
+            x_new = x - (lr * clip_factor(gnorm, max_norm)) * g
             if not np.all(np.isfinite(x_new)):
                 status = "diverged"
                 break

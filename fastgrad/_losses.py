@@ -8,16 +8,16 @@ be a second pass over X): it is checked only when a result comes out non-finite.
 """
 from __future__ import annotations
 
-import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import _linear
 from ._results import FitResult
+from ._update_rules import clip_factor, global_norm
 from ._validation import (
     _as_real_array,
     as_matrix,
@@ -206,14 +206,6 @@ for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
     _f.__doc__ = (_f.__doc__ or "").replace("{doc}", _LOSS_DOC.format(y=_y))  # None under -OO
 
 
-def _global_norm(parts: Sequence[np.ndarray]) -> float:
-    """L2 norm of all parts together, without overflow for large entries."""
-    scale = max((float(np.max(np.abs(p))) if p.size else 0.0) for p in parts)
-    if scale == 0.0:
-        return 0.0
-    return scale * math.sqrt(sum(float(np.sum(np.square(p / scale))) for p in parts))
-
-
 def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     """Scale a gradient so its global L2 norm is at most ``max_norm``.
 
@@ -253,8 +245,8 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` must be finite")
         parts.append(arr)
-    norm = _global_norm(parts)
-    scale = max_norm / norm if norm > max_norm else 1.0
+    norm = global_norm(parts)
+    scale = clip_factor(norm, max_norm)
     out = []
     for item, arr in zip(items, parts):
         scaled = arr * arr.dtype.type(scale) if arr.dtype.kind == "f" else arr * scale
