@@ -454,6 +454,41 @@ class TestNative:
         x = RNG_POINTS[5]
         assert_array_equal(numerical_gradient(llc, x, workers=2), numerical_gradient(llc, x))
 
+    # -- native forms read through their public attributes ----------------------------
+    def test_low_level_callable_of_capsules_matches_python_bitwise(self, clib):
+        # function and user_data both given as PyCapsules (as Cython's __pyx_capi__ has them)
+        new = ctypes.pythonapi.PyCapsule_New
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.c_void_p]
+        value = ctypes.c_double(3.0)
+        fcap = new(ctypes.cast(clib.scaled_c, ctypes.c_void_p).value,
+                   b"double (int, double *, void *)", None)
+        ucap = new(ctypes.addressof(value), None, None)
+        llc = LowLevelCallable(fcap, ucap)
+        assert_array_equal(numerical_gradient(llc, X4),
+                           numerical_gradient(lambda v: scaled_loop(v, 3.0), X4))
+
+    def test_low_level_callable_wrapping_one_with_user_data(self, clib):
+        llc, _keep = with_user_data(clib, 2.0)
+        assert_array_equal(numerical_gradient(LowLevelCallable(llc), X4),
+                           numerical_gradient(lambda v: scaled_loop(v, 2.0), X4))
+
+    class Compiled:
+        """Not numba's class, but with the attributes numba documents for a cfunc."""
+
+        def __init__(self, fn, shift=0):
+            self.ctypes = fn
+            self.address = ctypes.cast(fn, ctypes.c_void_p).value + shift
+
+    def test_cfunc_recognised_by_address_and_ctypes(self, clib):
+        f = self.Compiled(clib.rosen_c)
+        assert_array_equal(numerical_gradient(f, X5), numerical_gradient(rosen_loop, X5))
+
+    def test_address_that_is_not_the_ctypes_function_is_not_native(self, clib):
+        f = self.Compiled(clib.rosen_c, shift=8)
+        with pytest.raises(TypeError, match="`f` must be callable"):
+            numerical_gradient(f, X5)
+
     # -- errors --------------------------------------------------------------------
     def test_native_with_args_is_value_error(self, clib):
         with pytest.raises(ValueError, match="`args`"):
