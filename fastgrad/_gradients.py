@@ -206,8 +206,9 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
     Parameters
     ----------
     f : callable or native function
-        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,); f receives
-        a fresh array at every call.  Or a native C function
+        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,) holding
+        the point.  f may keep that array or write to it: an array is passed to f again
+        only when f kept no reference to it, and it is refilled first.  Or a native C function
         ``double f(int n, double *x[, void *user_data])`` given as a
         ``scipy.LowLevelCallable``, a numba ``cfunc`` or a ctypes function pointer: it is
         then evaluated in C without the GIL.

@@ -1,7 +1,7 @@
 """How f is evaluated: the one place that decides between the evaluation modes.
 
 - **direct**: the kernel calls f itself, point after point: a Python f with the GIL
-  held (a fresh array per call), a native C f without the GIL, on ``workers`` threads
+  held (on an array f may keep), a native C f without the GIL, on ``workers`` threads
   when asked (each thread perturbs its own copy of x).
 - **batched**: ``vectorized=True`` (f takes a (k, n) array of points and returns (k,)
   or (k, m)), or ``workers`` given as a process count or a map-like callable
