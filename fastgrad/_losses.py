@@ -23,12 +23,15 @@ from ._validation import (
     as_matrix,
     as_sample_weight,
     as_vector,
+    check_callable,
     check_epochs,
     check_finite_scalar,
     check_nonnegative,
     check_optional_nonnegative,
     check_optional_positive,
     check_positive,
+    check_positive_int,
+    check_unit_interval,
 )
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
@@ -63,8 +66,8 @@ def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
     X = as_matrix(X)
     n, d = X.shape
     y = as_vector(y, "y", n, X.dtype)
-    if logistic and np.any((y < 0) | (y > 1)):
-        raise ValueError("`y` must lie in [0, 1] for the logistic loss")
+    if logistic:
+        check_unit_interval(y, "y", "the logistic loss")
     w = None if w is None else as_vector(w, w_name, d, X.dtype)
     b = check_finite_scalar(b, "b0" if w_name == "w0" else "b")
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
@@ -274,11 +277,9 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     epochs = check_epochs(epochs)
     max_norm = check_optional_positive(max_norm, "max_norm")
     tol = check_optional_nonnegative(tol, "tol")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"`callback` must be callable, got {type(callback).__name__}")
-    callback_every = check_epochs(callback_every, "callback_every")
-    if callback_every < 1:
-        raise ValueError("`callback_every` must be >= 1")
+    if callback is not None:
+        check_callable(callback, "callback")
+    callback_every = check_positive_int(callback_every, "callback_every")
     w = np.zeros(X.shape[1], dtype=X.dtype) if w is None else w.copy()
     chunk = max(1, CHUNK_ELEMENTS // X.size)
     if callback is not None:

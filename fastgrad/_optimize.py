@@ -29,6 +29,8 @@ from ._validation import (
     check_method,
     check_nonnegative,
     check_positive,
+    check_returned,
+    check_step_option,
 )
 
 __all__ = ["NewtonResult", "gradient_of", "hessian_of", "newton"]
@@ -49,15 +51,6 @@ def _check_f(f: Any) -> Any:
     if not is_native(f):
         check_callable(f, "f")
     return f
-
-
-def _check_h(h: Any) -> Any:
-    """None, "adaptive", a positive number, or an array (checked against x at each call)."""
-    if h is None or (isinstance(h, str) and h == "adaptive") or np.ndim(h) > 0:
-        return h
-    if isinstance(h, str):
-        raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
-    return check_positive(h, "h")
 
 
 def _name(f: Any) -> str:
@@ -136,7 +129,7 @@ def gradient_of(f: Callable[..., float], *, method: str = "central", order: int 
     """
     _check_f(f)
     method, order = check_method(method, order, _METHODS)
-    return _Gradient(f, method, order, _check_h(h), check_args(args))
+    return _Gradient(f, method, order, check_step_option(h), check_args(args))
 
 
 def hessian_of(f: Callable[..., float], *, grad: Callable[..., Any] | None = None,
@@ -286,15 +279,7 @@ class _Counted:
                 self.njev += 2 * n
             return hessian(self.f, x, grad=self.grad, args=self.args)
         self.nhev += 1
-        r = self.hess(x.copy(), *self.args)
-        if isinstance(r, (str, bytes)) or r is None:
-            raise TypeError(f"`hess` must return an array of real numbers, got {type(r).__name__}")
-        H = np.asarray(r)
-        if H.dtype.kind not in "iuf":
-            raise TypeError(f"`hess` must return an array of real numbers, got dtype {H.dtype}")
-        if H.shape != (n, n):
-            raise ValueError(f"`hess` must return an array of shape {(n, n)}, got shape {H.shape}")
-        H = H.astype(np.float64)
+        H = check_returned(self.hess(x.copy(), *self.args), (n, n), "hess")
         return 0.5 * (H + H.T)
 
 

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 
 from . import _diff  # the rounding of steps itself is the kernels' (one copy, in C)
+from ._validation import check_step
 
 __all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable",
-           "STENCIL_ORDER", "STENCIL_WSUM", "STENCIL_TRUNCATION"]
+           "half_steps", "adaptive_steps", "one_coordinate_steps", "hessian_at_bound",
+           "bounded_plan", "complex_steps", "STENCIL_ORDER", "STENCIL_WSUM",
+           "STENCIL_TRUNCATION"]
 
 
 def _stencil_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,24 +80,6 @@ def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return actual
 
 
-def _check_user_step(h: Any, n: int) -> np.ndarray:
-    """A user's absolute step: a positive finite scalar or a length-n array of them."""
-    from ._validation import _as_real_array
-
-    if isinstance(h, (bool, np.bool_)):
-        raise TypeError("`h` must be a positive number or array, got bool")
-    arr = _as_real_array(h, "h").astype(np.float64)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    elif arr.shape != (n,):
-        raise ValueError(f"`h` must be a scalar or have shape ({n},), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("`h` must be finite")
-    if np.any(arr <= 0):
-        raise ValueError("`h` must be > 0")
-    return arr
-
-
 def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.ndarray:
     """Representable per-coordinate steps for first derivatives.
 
@@ -106,7 +91,7 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
              else relative_step(eps, "first", order))
         h = h * np.maximum(1.0, np.abs(x))
     else:
-        h = _check_user_step(h, x.shape[0])
+        h = check_step(h, x.shape[0])
     return representable(x, h)
 
 
@@ -115,12 +100,39 @@ REL_STEP = {(float(np.finfo(t).eps), p): relative_step(float(np.finfo(t).eps), "
         for t in (np.float16, np.float32, np.float64) for p in (1, 2, 4, 6)}
 
 
+def one_coordinate_steps(h: Any, n: int, coord: int) -> np.ndarray | None:
+    """A user's step h for coordinate `coord` alone, as the length-n steps array
+    ``first_derivative_steps`` takes (the other entries are never used); None for None."""
+    if h is None:
+        return None
+    steps = np.ones(n)
+    steps[coord] = check_step(h, 1)[0]
+    return steps
+
+
+def half_steps(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The representable halves of `steps`: the second run of an error estimate
+    (Richardson: the change between h and h/2 estimates the truncation error)."""
+    return representable(x, steps / 2)
+
+
+#: ``h="adaptive"``: start at ADAPTIVE_START * EPS**(1/7) * max(1, |x|), shrink by
+#: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels after the first.
+ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
+
+
+def adaptive_steps(x: np.ndarray, eps: float, level: int) -> np.ndarray:
+    """Representable steps of level `level` (0, 1, ...) of ``h="adaptive"`` (order 6)."""
+    base = ADAPTIVE_START * relative_step(eps, "first", 6) * np.maximum(1.0, np.abs(x))
+    return representable(x, base / ADAPTIVE_RATIO ** level)
+
+
 def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:
     """Representable per-coordinate steps for the second differences of a Hessian."""
     if h is None:
         h = relative_step(eps, "second", 2) * np.maximum(1.0, np.abs(x))
     else:
-        h = _check_user_step(h, x.shape[0])
+        h = check_step(h, x.shape[0])
     # second differences divide by h_i * h_j: keep that product a normal number
     return representable(x, np.maximum(h, _MIN_SECOND_STEP))
 
@@ -141,7 +153,7 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
         scale = max(1.0, float(np.max(np.abs(x[moved])))) if np.any(moved) else 1.0
         t = relative_step(eps, "first", order) * scale / float(np.max(np.abs(direction)))
     else:
-        t = float(_check_user_step(h, 1)[0])
+        t = float(check_step(h, 1)[0])
     # Enlarge a step below the resolution of x: every coordinate the direction moves
     # must actually move.  Then make it the step floating point takes along the
     # largest component of the direction.
@@ -228,12 +240,17 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     return steps, sid
 
 
-def hessian_fits(x: np.ndarray, steps: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> bool:
-    """Whether the central second differences x +- h stay in [lb, ub] with these steps.
-
-    When they do not, the Hessian is taken one-sidedly instead (shrinking h to a tiny
-    room left near a bound would divide rounding noise by h**2)."""
-    return bool(np.all(x - steps >= lb) and np.all(x + steps <= ub))
+def hessian_at_bound(x: np.ndarray, h: Any, eps: float, lb: np.ndarray,
+                     ub: np.ndarray) -> np.ndarray | None:
+    """None when the central second differences x +- h of ``hessian_steps`` stay in
+    [lb, ub].  Otherwise the Hessian is the Jacobian of the bounded gradient (one-sided
+    where needed; shrinking h to a tiny room near a bound would divide rounding noise by
+    h**2), and this returns the steps of that outer Jacobian: the second-difference
+    steps, since each of its entries is again a difference of differences."""
+    steps = hessian_steps(x, h, eps)
+    if np.all(x - steps >= lb) and np.all(x + steps <= ub):
+        return None
+    return steps
 
 
 def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
@@ -244,4 +261,4 @@ def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
     """
     if h is None:
         return 1e-20 * np.maximum(1.0, np.abs(x))
-    return _check_user_step(h, x.shape[0])
+    return check_step(h, x.shape[0])

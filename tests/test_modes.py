@@ -619,6 +619,35 @@ def pool_map():
         yield pool.map
 
 
+BAD_RETURNS = {"str": "x", "none": None, "text_array": np.array(["a"]),
+               "complex": 1 + 2j, "vector": np.ones(2), "object": object()}
+
+
+class TestOneRuleForWhatFReturns:
+    """What f returns is checked by one rule, whichever mode evaluates f: the kernel
+    calling f itself and a map-like evaluating the points raise the same error."""
+
+    @pytest.mark.parametrize("bad", BAD_RETURNS.values(), ids=BAD_RETURNS.keys())
+    def test_direct_and_map_like_raise_the_same_error(self, bad, thread_map):
+        x = np.array([0.5, 1.5])
+        assert numerical_gradient(lambda v: float(v @ v), x, workers=thread_map).shape == (2,)
+        errors = []
+        for workers in (None, thread_map):
+            with pytest.raises((TypeError, ValueError)) as info:
+                numerical_gradient(lambda v, r=bad: r, x, workers=workers)
+            errors.append((type(info.value), str(info.value)))
+        assert errors[0] == errors[1]
+        assert "`f` must return" in errors[0][1]
+
+    def test_huge_python_int_is_a_real_number_in_every_mode(self, thread_map):
+        x = np.array([0.5, 1.5])
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            direct = numerical_gradient(lambda v: 10**400, x)
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            mapped = numerical_gradient(lambda v: 10**400, x, workers=thread_map)
+        assert_array_equal(direct, mapped)
+
+
 class TestWorkers:
     # -- process pool (int) ------------------------------------------------------
     def test_process_pool_gradient_bitwise_equal_to_serial(self):
