@@ -11,7 +11,7 @@ from . import _diff
 from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
-from ._update_rules import clip_factor, global_norm, stop_status
+from ._update_rules import clip_factor, global_norm, stop_status, updated
 from ._validation import (
     as_point,
     check_args,
@@ -101,8 +101,8 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
                 status = stop
                 break
             history.append(fx)
-            x_new = x - (lr * clip_factor(gnorm, max_norm)) * g
-            if not np.all(np.isfinite(x_new)):
+            x_new = updated(x, g, lr * clip_factor(gnorm, max_norm))
+            if x_new is None:
                 status = "diverged"
                 break
             x = x_new

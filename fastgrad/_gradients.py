@@ -20,6 +20,7 @@ from ._modes import Evaluator
 from ._objectives import cached_native
 from ._results import DerivativeResult, GradientCheck
 from ._validation import (
+    EPS64,
     as_bounds,
     as_direction,
     as_point,
@@ -41,7 +42,6 @@ _STENCIL = {("central", 2): _diff.ST["central2"], ("central", 4): _diff.ST["cent
             ("central", 6): _diff.ST["central6"], ("forward", 2): _diff.ST["forward1"],
             ("backward", 2): _diff.ST["backward1"]}
 _METHODS = ("central", "forward", "backward", "complex")
-_EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _warn_nonfinite(values: np.ndarray, what: str) -> None:
@@ -273,10 +273,10 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
         res = None
         if native is not None and not args:
             res = _diff.default_gradient(native, (), x, _STENCIL[("central", order)],
-                                         _steps.REL_STEP[(_EPS64, order)])
+                                         _steps.REL_STEP[(EPS64, order)])
         elif native is None and callable(f):
             res = _diff.default_gradient(f, args, x, _STENCIL[("central", order)],
-                                         _steps.REL_STEP[(_EPS64, order)])
+                                         _steps.REL_STEP[(EPS64, order)])
         if res is not None:
             if not res[1]:
                 _warn_nonfinite(res[0], "gradient")

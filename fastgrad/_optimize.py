@@ -21,6 +21,7 @@ from ._gradients import _METHODS, hessian, numerical_gradient
 from ._modes import Evaluator
 from ._objectives import is_native
 from ._results import _short
+from ._update_rules import global_norm
 from ._validation import (
     as_point,
     check_args,
@@ -241,7 +242,7 @@ class NewtonResult:
     @property
     def grad_norm(self) -> float:
         """L2 norm of ``jac``, the quantity compared with ``tol``."""
-        return float(np.linalg.norm(self.jac))
+        return global_norm([self.jac])
 
     def __repr__(self) -> str:
         return (f"NewtonResult(success={self.success}, status={self.status}, nit={self.nit}, "
@@ -404,7 +405,7 @@ def newton(f: Callable[..., float], x0: ArrayLike, *, grad: Callable[..., Any] |
     nit = 0
     while True:
         g = fc.gradient(x)
-        gnorm = float(np.linalg.norm(g))
+        gnorm = global_norm([g])
         if not math.isfinite(gnorm):
             status, message = 3, "the gradient is not finite at x"
             break

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _diff  # the rounding of steps itself is the kernels' (one copy, in C)
-from ._validation import check_step
+from ._validation import EPS64, check_step
 
 __all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable",
            "half_steps", "adaptive_steps", "one_coordinate_steps", "hessian_at_bound",
@@ -63,6 +63,11 @@ _EXPONENT = {
 }
 
 
+def step_scale(x: np.ndarray) -> np.ndarray:
+    """max(1, |x_i|): relative steps are taken relative to this."""
+    return np.maximum(1.0, np.abs(x))
+
+
 def relative_step(eps: float, derivative: str, order: int) -> float:
     """EPS**exponent for the given derivative and accuracy order."""
     return float(eps) ** _EXPONENT[(derivative, order)]
@@ -89,7 +94,7 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     if h is None:
         h = (REL_STEP[(eps, order)] if (eps, order) in REL_STEP
              else relative_step(eps, "first", order))
-        h = h * np.maximum(1.0, np.abs(x))
+        h = h * step_scale(x)
     else:
         h = check_step(h, x.shape[0])
     return representable(x, h)
@@ -123,14 +128,14 @@ ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
 
 def adaptive_steps(x: np.ndarray, eps: float, level: int) -> np.ndarray:
     """Representable steps of level `level` (0, 1, ...) of ``h="adaptive"`` (order 6)."""
-    base = ADAPTIVE_START * relative_step(eps, "first", 6) * np.maximum(1.0, np.abs(x))
+    base = ADAPTIVE_START * relative_step(eps, "first", 6) * step_scale(x)
     return representable(x, base / ADAPTIVE_RATIO ** level)
 
 
 def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:
     """Representable per-coordinate steps for the second differences of a Hessian."""
     if h is None:
-        h = relative_step(eps, "second", 2) * np.maximum(1.0, np.abs(x))
+        h = relative_step(eps, "second", 2) * step_scale(x)
     else:
         h = check_step(h, x.shape[0])
     # second differences divide by h_i * h_j: keep that product a normal number
@@ -150,8 +155,8 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     """
     moved = direction != 0
     if h is None:
-        scale = max(1.0, float(np.max(np.abs(x[moved])))) if np.any(moved) else 1.0
-        t = relative_step(eps, "first", order) * scale / float(np.max(np.abs(direction)))
+        big = float(np.max(step_scale(x[moved]))) if np.any(moved) else 1.0
+        t = relative_step(eps, "first", order) * big / float(np.max(np.abs(direction)))
     else:
         t = float(check_step(h, 1)[0])
     # Enlarge a step below the resolution of x: every coordinate the direction moves
@@ -172,7 +177,7 @@ def estimated_error(sid: np.ndarray, h: np.ndarray, x: np.ndarray, eps: float) -
     ``|f^(p+1)| ~ |f| / s**(p+1)``, ``s = max(1, |x|)``: the model for which the default
     steps ``EPS**(1/(p+1)) * s`` balance the two.
     """
-    s = np.maximum(1.0, np.abs(x))
+    s = step_scale(x)
     with np.errstate(divide="ignore", over="ignore"):
         return (STENCIL_TRUNCATION[sid] * (h / s) ** STENCIL_ORDER[sid] / s
                 + eps * STENCIL_WSUM[sid] / h)
@@ -180,7 +185,7 @@ def estimated_error(sid: np.ndarray, h: np.ndarray, x: np.ndarray, eps: float) -
 
 def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
                  ub: np.ndarray, fallback: np.ndarray | None = None,
-                 eps: float = float(np.finfo(np.float64).eps)
+                 eps: float = EPS64
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Adapt stencils and steps so that no point leaves [lb, ub].
 
@@ -260,5 +265,5 @@ def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
     truncation error O(h**2) vanishes below the rounding error of f itself.
     """
     if h is None:
-        return 1e-20 * np.maximum(1.0, np.abs(x))
+        return 1e-20 * step_scale(x)
     return check_step(h, x.shape[0])

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["global_norm", "clip_factor", "stop_status"]
+__all__ = ["global_norm", "clip_factor", "stop_status", "updated"]
 
 
 def global_norm(parts: Sequence[np.ndarray]) -> float:
@@ -41,3 +41,10 @@ def stop_status(loss: float, norm: float, tol: float | None) -> str | None:
     if tol is not None and norm < tol:
         return "converged"
     return None
+
+
+def updated(params: np.ndarray, grad: np.ndarray, step: float) -> np.ndarray | None:
+    """params - step * grad, or None when that is not finite everywhere (the update is
+    then not applied and the run stops with status "diverged")."""
+    new = params - step * grad
+    return new if np.all(np.isfinite(new)) else None

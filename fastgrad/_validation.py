@@ -23,7 +23,7 @@ __all__ = [
     "as_sample_weight", "check_positive", "check_nonnegative", "check_optional_positive",
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
-    "check_positive_int", "check_unit_interval",
+    "check_positive_int", "check_unit_interval", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -67,7 +67,8 @@ def check_args(args: Any) -> tuple:
     return (args,)
 
 
-_EPS64 = float(np.finfo(np.float64).eps)
+#: Machine epsilon of float64, the dtype every point is differentiated in.
+EPS64 = float(np.finfo(np.float64).eps)
 _EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}
 
 
@@ -79,12 +80,10 @@ def as_point(x: Any, name: str = "x") -> tuple[np.ndarray, float]:
         raise ValueError(f"`{name}` must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"`{name}` must not be empty")
-    eps = _EPS.get(arr.dtype, _EPS64)
+    eps = _EPS.get(arr.dtype, EPS64)
     out = np.array(arr, dtype=np.float64, order="C", copy=True)
-    if not math.isfinite(out.sum()) and not np.all(np.isfinite(out)):
-        bad = np.flatnonzero(~np.isfinite(out))
-        raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
-                         f"{bad[:10].tolist()}")
+    if not math.isfinite(out.sum()):
+        _check_finite(out, name)
     if out.size > 2**31 - 1:
         raise ValueError(f"`{name}` is too long: at most 2**31 - 1 coordinates are supported")
     return out, eps
@@ -116,11 +115,17 @@ def as_vector(v: Any, name: str, length: int | None, dtype: Any = np.float64,
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"`{name}` must have length {length}, got {arr.shape[0]}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if finite and not np.all(np.isfinite(arr)):
+    if finite:
+        _check_finite(arr, name)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    """ValueError naming `name` and the first indices where arr is not finite."""
+    if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
         raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
                          f"{bad[:10].tolist()}")
-    return arr
 
 
 def as_sample_weight(sw: Any, n: int, dtype: Any) -> tuple[np.ndarray | None, float]:
