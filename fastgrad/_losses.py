@@ -19,12 +19,13 @@ from . import _linear
 from ._results import FitResult
 from ._update_rules import clip_factor, global_norm
 from ._validation import (
-    _as_real_array,
+    as_gradient_parts,
     as_matrix,
     as_sample_weight,
     as_vector,
     check_callable,
     check_epochs,
+    check_finite_rows,
     check_finite_scalar,
     check_nonnegative,
     check_optional_nonnegative,
@@ -75,12 +76,6 @@ def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
     return X, y, w, b, sw, inv_sumw, l2
 
 
-def _check_x_finite(X: np.ndarray) -> None:
-    if not np.all(np.isfinite(X)):
-        rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
-        raise ValueError(f"`X` must be finite, got non-finite values in rows {rows[:10].tolist()}")
-
-
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
                sample_weight: ArrayLike | None, l2: Any, want_grad: bool) -> tuple:
     if sample_weight is None and type(l2) is float:
@@ -92,7 +87,7 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                              _n_threads(X.size))
     if not finite:
-        _check_x_finite(X)
+        check_finite_rows(X)
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
                       RuntimeWarning, stacklevel=3)
     return loss, dw, db
@@ -236,18 +231,7 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     ([0.6, 0.8], 5.0)
     """
     max_norm = check_positive(max_norm, "max_norm")
-    structured = isinstance(grad, (tuple, list))
-    items = list(grad) if structured else [grad]
-    if structured and not items:
-        raise ValueError("`grad` must not be empty")
-    parts = []
-    for k, item in enumerate(items):
-        name = f"grad[{k}]" if structured else "grad"
-        arr = _as_real_array(item, name).astype(
-            np.float64 if np.asarray(item).dtype.kind != "f" else np.asarray(item).dtype)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"`{name}` must be finite")
-        parts.append(arr)
+    structured, items, parts = as_gradient_parts(grad)
     norm = global_norm(parts)
     scale = clip_factor(norm, max_norm)
     out = []
@@ -311,9 +295,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         if bar is not None:
             bar.close()
     if status == "diverged":
-        if not np.all(np.isfinite(y)):
-            raise ValueError("`y` must be finite")
-        _check_x_finite(X)
+        as_vector(y, "y", None, y.dtype)
+        check_finite_rows(X)
         warnings.warn(
             f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
             f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "

@@ -23,7 +23,8 @@ __all__ = [
     "as_sample_weight", "check_positive", "check_nonnegative", "check_optional_positive",
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
-    "check_positive_int", "check_unit_interval", "EPS64",
+    "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
+    "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -331,3 +332,30 @@ def check_unit_interval(y: np.ndarray, name: str, what: str) -> np.ndarray:
     if np.any((y < 0) | (y > 1)):
         raise ValueError(f"`{name}` must lie in [0, 1] for {what}")
     return y
+
+
+def check_finite_rows(X: np.ndarray, name: str = "X") -> None:
+    """ValueError naming the first rows of X that hold a non-finite value."""
+    if not np.all(np.isfinite(X)):
+        rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+        raise ValueError(f"`{name}` must be finite, got non-finite values in rows "
+                         f"{rows[:10].tolist()}")
+
+
+def as_gradient_parts(grad: Any) -> tuple[bool, list, list[np.ndarray]]:
+    """A gradient given as one array or as a tuple/list of arrays and floats:
+    (structured, the items as given, each as a finite real array).  Floating dtypes are
+    kept, other real dtypes become float64."""
+    structured = isinstance(grad, (tuple, list))
+    items = list(grad) if structured else [grad]
+    if structured and not items:
+        raise ValueError("`grad` must not be empty")
+    parts = []
+    for k, item in enumerate(items):
+        name = f"grad[{k}]" if structured else "grad"
+        arr = _as_real_array(item, name)
+        arr = arr.astype(arr.dtype if arr.dtype.kind == "f" else np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` must be finite")
+        parts.append(arr)
+    return structured, items, parts
