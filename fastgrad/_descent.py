@@ -12,15 +12,7 @@ from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
 from ._update_rules import clip_factor, global_norm, stop_status, updated
-from ._validation import (
-    as_point,
-    check_args,
-    check_callable,
-    check_epochs,
-    check_optional_nonnegative,
-    check_optional_positive,
-    check_positive,
-)
+from ._validation import as_point, check_args, check_descent_options
 
 __all__ = ["gradient_descent"]
 
@@ -74,12 +66,7 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
     """
     x, _ = as_point(x0, "x0")
     args = check_args(args)
-    lr = check_positive(lr, "lr")
-    epochs = check_epochs(epochs)
-    max_norm = check_optional_positive(max_norm, "max_norm")
-    tol = check_optional_nonnegative(tol, "tol")
-    if callback is not None:
-        check_callable(callback, "callback")
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     n = x.shape[0]
     fobj = make_objective(f, args, n)
     gobj = None if grad is None else make_objective(grad, args, n, (n,), name="grad",

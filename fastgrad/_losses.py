@@ -23,13 +23,10 @@ from ._validation import (
     as_matrix,
     as_sample_weight,
     as_vector,
-    check_callable,
-    check_epochs,
+    check_descent_options,
     check_finite_rows,
     check_finite_scalar,
     check_nonnegative,
-    check_optional_nonnegative,
-    check_optional_positive,
     check_positive,
     check_positive_int,
     check_unit_interval,
@@ -257,12 +254,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          callback_every: int) -> FitResult:
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2,
                                             kind == "logistic", w_name="w0")
-    lr = check_positive(lr, "lr")
-    epochs = check_epochs(epochs)
-    max_norm = check_optional_positive(max_norm, "max_norm")
-    tol = check_optional_nonnegative(tol, "tol")
-    if callback is not None:
-        check_callable(callback, "callback")
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")
     w = np.zeros(X.shape[1], dtype=X.dtype) if w is None else w.copy()
     chunk = max(1, CHUNK_ELEMENTS // X.size)

@@ -24,7 +24,7 @@ __all__ = [
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
     "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
-    "EPS64",
+    "check_descent_options", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -359,3 +359,17 @@ def as_gradient_parts(grad: Any) -> tuple[bool, list, list[np.ndarray]]:
             raise ValueError(f"`{name}` must be finite")
         parts.append(arr)
     return structured, items, parts
+
+
+def check_descent_options(lr: Any, epochs: Any, max_norm: Any, tol: Any,
+                          callback: Any) -> tuple[float, int, float | None, float | None]:
+    """The options every gradient descent takes (the compiled fits and
+    ``gradient_descent``): lr > 0, epochs >= 0, max_norm > 0 or None, tol >= 0 or None,
+    callback callable or None.  Returns (lr, epochs, max_norm, tol)."""
+    lr = check_positive(lr, "lr")
+    epochs = check_epochs(epochs)
+    max_norm = check_optional_positive(max_norm, "max_norm")
+    tol = check_optional_nonnegative(tol, "tol")
+    if callback is not None:
+        check_callable(callback, "callback")
+    return lr, epochs, max_norm, tol
