@@ -1,6 +1,6 @@
 """Finite-difference kernels of fastgrad (compiled as ``fastgrad._diff``).
 
-Called only by ``fastgrad._api``, which has already checked every input, chosen the
+Called only by fastgrad's Python modules, which have already checked every input, chosen the
 steps (``fastgrad._steps``) and made a private float64 copy of ``x``.
 
 Layer 1, per-point helpers (``noexcept nogil``): ``evaluate`` (one call of f),
