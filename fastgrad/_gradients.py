@@ -235,7 +235,9 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
         serial evaluation.
     bounds : (lb, ub), optional
         Scalars or arrays of shape (n,).  f is never evaluated outside [lb, ub]: near a
-        bound the stencil turns one-sided and, if needed, the step shrinks.
+        bound the stencil turns one-sided and, if needed, the step shrinks.  When both
+        sides are shorter than the step, the central stencil shrunk to the nearer bound
+        is used instead where its estimated truncation plus rounding error is smaller.
     full_output : bool
         Return a :class:`DerivativeResult` with the value, a per-entry error estimate,
         ``nfev`` and the steps used.
