@@ -178,7 +178,7 @@ def estimated_error(sid: np.ndarray, h: np.ndarray, x: np.ndarray, eps: float) -
     steps ``EPS**(1/(p+1)) * s`` balance the two.
     """
     s = step_scale(x)
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         return (STENCIL_TRUNCATION[sid] * (h / s) ** STENCIL_ORDER[sid] / s
                 + eps * STENCIL_WSUM[sid] / h)
 
@@ -222,7 +222,7 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     new_sid = np.where(one_sided,
                        np.where(up, d.ST["forward1"], d.ST["backward1"]),
                        np.where(up, d.ST["forward2"], d.ST["backward2"])).astype(np.int8)
-    reach = np.where(one_sided, 1.0, 2.0)
+    reach = np.array([max(abs(o) for o in offs[k]) for k in new_sid])  # steps it spans
     room = np.where(up, room_up, room_dn)
     sid = np.where(bad, new_sid, sid).astype(np.int8)
     base = steps if fallback is None else np.where(one_sided, steps, fallback)
