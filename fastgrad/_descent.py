@@ -1,7 +1,6 @@
 """Gradient descent on any scalar function, with an analytic or numerical gradient."""
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -12,15 +11,8 @@ from . import _diff
 from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
-from ._validation import (
-    as_point,
-    check_args,
-    check_callable,
-    check_epochs,
-    check_optional_nonnegative,
-    check_optional_positive,
-    check_positive,
-)
+from ._update_rules import clip_factor, global_norm, stop_status, updated
+from ._validation import as_point, check_args, check_descent_options
 
 __all__ = ["gradient_descent"]
 
@@ -74,12 +66,7 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
     """
     x, _ = as_point(x0, "x0")
     args = check_args(args)
-    lr = check_positive(lr, "lr")
-    epochs = check_epochs(epochs)
-    max_norm = check_optional_positive(max_norm, "max_norm")
-    tol = check_optional_nonnegative(tol, "tol")
-    if callback is not None:
-        check_callable(callback, "callback")
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     n = x.shape[0]
     fobj = make_objective(f, args, n)
     gobj = None if grad is None else make_objective(grad, args, n, (n,), name="grad",
@@ -95,17 +82,14 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
             fx = float(_diff.evaluate_at(fobj, x)[0])
             g = (numerical_gradient(f, x, args=args) if gobj is None
                  else _diff.evaluate_at(gobj, x))
-            gnorm = float(np.linalg.norm(g))
-            if not (math.isfinite(fx) and math.isfinite(gnorm)):
-                status = "diverged"
-                break
-            if tol is not None and gnorm < tol:
-                status = "converged"
+            gnorm = global_norm([g])
+            stop = stop_status(fx, gnorm, tol)
+            if stop is not None:
+                status = stop
                 break
             history.append(fx)
-            scale = max_norm / gnorm if max_norm is not None and gnorm > max_norm else 1.0
-            x_new = x - (lr * scale) * g
-            if not np.all(np.isfinite(x_new)):
+            x_new = updated(x, g, lr * clip_factor(gnorm, max_norm))
+            if x_new is None:
                 status = "diverged"
                 break
             x = x_new

@@ -17,8 +17,8 @@ _F64: TypeAlias = npt.NDArray[np.float64]
 
 #: Stencil ids by name: central2, central4, central6, forward1, backward1, forward2, backward2.
 ST: dict[str, int]
-#: Evaluations of f each stencil costs, not counting a shared f(x).
-STENCIL_COST: npt.NDArray[np.intp]
+#: Weights of each stencil, per unit step.
+STENCIL_WEIGHTS: list[list[float]]
 #: Whether each stencil uses f(x) itself.
 STENCIL_USES_CENTER: npt.NDArray[np.bool_]
 #: Offsets of each stencil, in units of the step.

@@ -20,13 +20,17 @@ from ._modes import Evaluator
 from ._objectives import cached_native
 from ._results import DerivativeResult, GradientCheck
 from ._validation import (
+    EPS64,
     as_bounds,
+    as_direction,
     as_point,
-    as_vector,
     check_args,
     check_callable,
+    check_index,
     check_method,
     check_nonnegative,
+    check_returned,
+    check_step_option,
 )
 
 __all__ = ["numerical_gradient", "partial_derivative", "directional_derivative",
@@ -37,14 +41,7 @@ ArrayLike = Any
 _STENCIL = {("central", 2): _diff.ST["central2"], ("central", 4): _diff.ST["central4"],
             ("central", 6): _diff.ST["central6"], ("forward", 2): _diff.ST["forward1"],
             ("backward", 2): _diff.ST["backward1"]}
-#: Accuracy order and sum of |weights| of each stencil id.
-_ORDER = np.array([2, 4, 6, 1, 1, 2, 2])
-_WSUM = np.array([1.0, 1.5, 1.5 + 1 / 30, 2.0, 2.0, 4.0, 4.0])
-#: Adaptive steps: start at ADAPTIVE_START * EPS**(1/7) * max(1, |x|), shrink by
-#: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels.
-ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
 _METHODS = ("central", "forward", "backward", "complex")
-_EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _warn_nonfinite(values: np.ndarray, what: str) -> None:
@@ -80,13 +77,11 @@ def _complex(ev: Evaluator, x: np.ndarray, h: Any, coords: np.ndarray) -> tuple:
     out = np.empty((k, ev.m))
     for j, r in enumerate(results):
         a = np.asarray(r)
-        if a.dtype.kind != "c":
+        if a.dtype.kind != "c":  # the complex step's own rule: f must stay complex
             raise TypeError("`f` returned a real value at a complex point; method='complex' "
                             "needs f to keep the imaginary part (no abs, real casts or "
                             "real-only functions)")
-        if a.shape != ev.out_shape:
-            raise ValueError(f"`f` must return shape {ev.out_shape}, got shape {a.shape}")
-        out[j] = a.imag.reshape(-1) / steps[coords[j]]
+        out[j] = check_returned(a.imag, ev.out_shape, ev.name).reshape(-1) / steps[coords[j]]
     return out, None, k, steps
 
 
@@ -102,19 +97,18 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
     """
     sid = np.full(x.shape[0], _diff.ST["central6"], dtype=np.int8)
     f0 = ev.at(x)  # for one-sided stencils at bounds, and the rounding estimate
-    base = ADAPTIVE_START * _steps.relative_step(eps, "first", 6) * np.maximum(1.0, np.abs(x))
 
-    def level(h: np.ndarray, idx: np.ndarray) -> tuple:
-        st = _steps.representable(x, h)
+    def level(lev: int, idx: np.ndarray) -> tuple:
+        st = _steps.adaptive_steps(x, eps, lev)
         if bounds is not None:
-            st, s = _steps.bounded_plan(x, st, sid, *bounds)
+            st, s = _steps.bounded_plan(x, st, sid, *bounds, eps=eps)
         else:
             s = sid
         sub = coords[idx]
         return ev.run(lambda obj, nt: _diff.finite_differences(obj, x, st, sub, s, f0, nt),
                       count=True), st
 
-    (prev, nfev), steps = level(base, np.arange(coords.shape[0]))
+    (prev, nfev), steps = level(0, np.arange(coords.shape[0]))
     nfev += 1
     k = coords.shape[0]
     best = prev.copy()
@@ -122,10 +116,10 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
     best_step = steps[coords].copy()
     last_err = np.full(k, np.inf)
     active = np.arange(k)
-    for lev in range(1, ADAPTIVE_LEVELS + 1):
+    for lev in range(1, _steps.ADAPTIVE_LEVELS + 1):
         if active.size == 0:
             break
-        (cur, nf), steps = level(base / ADAPTIVE_RATIO ** lev, active)
+        (cur, nf), steps = level(lev, active)
         nfev += nf
         err = np.max(np.abs(cur - prev[active]), axis=1)
         better = err < best_err[active]
@@ -138,7 +132,8 @@ def _adaptive(ev: Evaluator, x: np.ndarray, eps: float, coords: np.ndarray,
         last_err[active] = err
         tiny = err <= 4 * eps * np.max(np.abs(cur), axis=1)
         active = active[~(grown | tiny)]
-    rounding = eps * _WSUM[_diff.ST["central6"]] * np.abs(f0)[None, :] / best_step[:, None]
+    wsum = _steps.STENCIL_WSUM[_diff.ST["central6"]]
+    rounding = eps * wsum * np.abs(f0)[None, :] / best_step[:, None]
     error = 2.0 * best_err[:, None] + 4.0 * rounding
     return best, error, nfev, best_step
 
@@ -150,13 +145,10 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
 
     Returns (values, error or None, nfev, steps).
     """
-    if method == "complex":
+    if method == "complex" and not isinstance(h, str):
         return _complex(ev, x, h, coords)
     if isinstance(h, str):
-        if h != "adaptive":
-            raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
-        if method != "central":
-            raise ValueError("`h='adaptive'` works with method='central'")
+        check_step_option(h, method)
         return _adaptive(ev, x, eps, coords, bounds)
     steps = _steps.first_derivative_steps(x, h, eps, order if method == "central" else 1)
     base = _STENCIL[(method, order)]
@@ -165,7 +157,7 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
         fallback = None
         if h is None and method == "central" and order != 2:
             fallback = _steps.first_derivative_steps(x, None, eps, 2)
-        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds, fallback=fallback)
+        steps, sid = _steps.bounded_plan(x, steps, sid, *bounds, fallback=fallback, eps=eps)
         uses_center = bool(np.any(_diff.STENCIL_USES_CENTER[sid[coords]]))
     else:
         uses_center = bool(_diff.STENCIL_USES_CENTER[base])
@@ -181,12 +173,11 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
     if not full_output:
         return ev.run(kernel(steps)), None, None, steps
     values, n1 = ev.run(kernel(steps), count=True)
-    half = _steps.representable(x, steps / 2)
-    values2, n2 = ev.run(kernel(half), count=True)
+    values2, n2 = ev.run(kernel(_steps.half_steps(x, steps)), count=True)
     assert f0 is not None  # evaluated above when full_output
-    p = _ORDER[sid[coords]][:, None].astype(float)
+    p = _steps.STENCIL_ORDER[sid[coords]][:, None].astype(float)
     trunc = np.abs(values - values2) * (2.0 ** p / (2.0 ** p - 1.0))
-    rounding = (8 * eps * _WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
+    rounding = (8 * eps * _steps.STENCIL_WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
                 / steps[coords][:, None])
     return values, 2.0 * trunc + rounding, nfev + n1 + n2, steps
 
@@ -208,8 +199,9 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
     Parameters
     ----------
     f : callable or native function
-        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,); f receives
-        a fresh array at every call.  Or a native C function
+        ``f(x, *args) -> float`` with ``x`` a 1-D float64 array of shape (n,) holding
+        the point.  f may keep that array or write to it: an array is passed to f again
+        only when f kept no reference to it, and it is refilled first.  Or a native C function
         ``double f(int n, double *x[, void *user_data])`` given as a
         ``scipy.LowLevelCallable``, a numba ``cfunc`` or a ctypes function pointer: it is
         then evaluated in C without the GIL.
@@ -245,7 +237,9 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
         serial evaluation.
     bounds : (lb, ub), optional
         Scalars or arrays of shape (n,).  f is never evaluated outside [lb, ub]: near a
-        bound the stencil turns one-sided and, if needed, the step shrinks.
+        bound the stencil turns one-sided and, if needed, the step shrinks.  When both
+        sides are shorter than the step, the central stencil shrunk to the nearer bound
+        is used instead where its estimated truncation plus rounding error is smaller.
     full_output : bool
         Return a :class:`DerivativeResult` with the value, a per-entry error estimate,
         ``nfev`` and the steps used.
@@ -283,10 +277,10 @@ def numerical_gradient(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str
         res = None
         if native is not None and not args:
             res = _diff.default_gradient(native, (), x, _STENCIL[("central", order)],
-                                         _steps.REL_STEP[(_EPS64, order)])
+                                         _steps.REL_STEP[(EPS64, order)])
         elif native is None and callable(f):
             res = _diff.default_gradient(f, args, x, _STENCIL[("central", order)],
-                                         _steps.REL_STEP[(_EPS64, order)])
+                                         _steps.REL_STEP[(EPS64, order)])
         if res is not None:
             if not res[1]:
                 _warn_nonfinite(res[0], "gradient")
@@ -332,15 +326,8 @@ def partial_derivative(f: Callable[..., float], x: ArrayLike, i: int, h: float |
     method, order = check_method(method, 2, _METHODS)
     args = check_args(args)
     n = x.shape[0]
-    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-        raise TypeError(f"`i` must be an integer coordinate index, got {type(i).__name__}")
-    if not -n <= int(i) < n:
-        raise ValueError(f"`i` must be in [{-n}, {n}), got {i}")
-    coord = int(i) % n
-    h_arr: np.ndarray | None = None
-    if h is not None:
-        h_arr = np.ones(n)  # only coordinate `coord` is used
-        h_arr[coord] = _steps._check_user_step(h, 1)[0]
+    coord = check_index(i, n, "i")
+    h_arr = _steps.one_coordinate_steps(h, n, coord)
     ev = Evaluator(f, args, n)
     values = _first(ev, x, eps, h_arr, method, order, np.array([coord], dtype=np.intp),
                     None, False)[0]
@@ -383,11 +370,9 @@ def directional_derivative(f: Callable[..., float], x: ArrayLike, direction: Arr
     True
     """
     x, eps = as_point(x)
-    u = as_vector(direction, "direction", x.shape[0])
+    u = as_direction(direction, x.shape[0])
     args = check_args(args)
     big = float(np.max(np.abs(u)))
-    if big == 0:
-        raise ValueError("`direction` must be non-zero")
     if normalize:  # scaled first, so that neither huge nor tiny directions over/underflow
         u = u / big
         u = u / float(np.linalg.norm(u))
@@ -446,12 +431,12 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | str | None = No
     n = x.shape[0]
     probe = Evaluator(f, args, n, (), vectorized=vectorized, allow_native=False)
     if vectorized:
-        r = np.asarray(f(x[None, :].copy(), *args))
-        if r.dtype.kind not in "iuf" or r.ndim not in (1, 2) or r.shape[0] != 1:
+        r = check_returned(f(x[None, :].copy(), *args), None, "f", " for a (1, n) input")
+        if r.ndim not in (1, 2) or r.shape[0] != 1:
             raise ValueError("a vectorized `f` must return real numbers of shape (k,) or "
-                             f"(k, m) for a (k, n) input; got {r.dtype} {r.shape} for k = 1")
+                             f"(k, m) for a (k, n) input; got shape {r.shape} for k = 1")
         out_shape = r.shape[1:]
-        f0 = r.reshape(-1).astype(np.float64)
+        f0 = r.reshape(-1)
     else:
         f0, out_shape = _diff.evaluate_shape(probe.obj, x)
     ev = Evaluator(f, args, n, tuple(out_shape), vectorized=vectorized, workers=workers,
@@ -513,7 +498,8 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
     coords = np.arange(n, dtype=np.intp)
     fallback = False
     if grad is None and bounds is not None:
-        if not _steps.hessian_fits(x, _steps.hessian_steps(x, h, eps), *bounds):
+        outer = _steps.hessian_at_bound(x, h, eps, *bounds)
+        if outer is not None:
             # No room for central second differences: differentiate the bounded gradient
             # (one-sided where needed) instead.
             native = cached_native(f) is not None
@@ -521,7 +507,7 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
                 check_callable(f, "f")
             grad = _BoundedGradient(f, bounds, vectorized, workers if native else None)
             workers = None if native else workers
-            h = _steps.hessian_steps(x, h, eps)  # second-difference scale for the outer step
+            h = outer
             vectorized = False
             fallback = True
     if grad is not None:
@@ -542,8 +528,7 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | None = None, *
     H, nfev = ev.run(kernel(steps), count=True)
     if not full_output:
         return _finish(H, (None, nfev + 1, steps), False, "Hessian")
-    half = _steps.representable(x, steps / 2)
-    H2, n2 = ev.run(kernel(half), count=True)
+    H2, n2 = ev.run(kernel(_steps.half_steps(x, steps)), count=True)
     E = 2.0 * np.abs(H - H2) * 4.0 / 3.0 + 16 * eps * abs(f0) / np.outer(steps, steps)
     return _finish(H, (E, nfev + n2 + 1, steps), True, "Hessian")
 

@@ -8,26 +8,27 @@ be a second pass over X): it is checked only when a result comes out non-finite.
 """
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import _linear, _threads
 from ._results import FitResult
+from ._update_rules import clip_factor, global_norm
 from ._validation import (
-    _as_real_array,
+    as_gradient_parts,
     as_matrix,
     as_sample_weight,
     as_vector,
-    check_epochs,
+    check_descent_options,
+    check_finite_rows,
     check_finite_scalar,
     check_nonnegative,
-    check_optional_nonnegative,
-    check_optional_positive,
     check_positive,
+    check_positive_int,
+    check_unit_interval,
 )
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
@@ -52,19 +53,13 @@ def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
     X = as_matrix(X)
     n, d = X.shape
     y = as_vector(y, "y", n, X.dtype)
-    if logistic and np.any((y < 0) | (y > 1)):
-        raise ValueError("`y` must lie in [0, 1] for the logistic loss")
+    if logistic:
+        check_unit_interval(y, "y", "the logistic loss")
     w = None if w is None else as_vector(w, w_name, d, X.dtype)
     b = check_finite_scalar(b, "b0" if w_name == "w0" else "b")
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
     l2 = check_nonnegative(l2, "l2")
     return X, y, w, b, sw, inv_sumw, l2
-
-
-def _check_x_finite(X: np.ndarray) -> None:
-    if not np.all(np.isfinite(X)):
-        rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
-        raise ValueError(f"`X` must be finite, got non-finite values in rows {rows[:10].tolist()}")
 
 
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
@@ -78,7 +73,7 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                              _nthreads(X, workers))
     if not finite:
-        _check_x_finite(X)
+        check_finite_rows(X)
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
                       RuntimeWarning, stacklevel=3)
     return loss, dw, db
@@ -202,14 +197,6 @@ for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
     _f.__doc__ = (_f.__doc__ or "").replace("{doc}", _LOSS_DOC.format(y=_y))  # None under -OO
 
 
-def _global_norm(parts: Sequence[np.ndarray]) -> float:
-    """L2 norm of all parts together, without overflow for large entries."""
-    scale = max((float(np.max(np.abs(p))) if p.size else 0.0) for p in parts)
-    if scale == 0.0:
-        return 0.0
-    return scale * math.sqrt(sum(float(np.sum(np.square(p / scale))) for p in parts))
-
-
 def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     """Scale a gradient so its global L2 norm is at most ``max_norm``.
 
@@ -237,20 +224,9 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     ([0.6, 0.8], 5.0)
     """
     max_norm = check_positive(max_norm, "max_norm")
-    structured = isinstance(grad, (tuple, list))
-    items = list(grad) if structured else [grad]
-    if structured and not items:
-        raise ValueError("`grad` must not be empty")
-    parts = []
-    for k, item in enumerate(items):
-        name = f"grad[{k}]" if structured else "grad"
-        arr = _as_real_array(item, name).astype(
-            np.float64 if np.asarray(item).dtype.kind != "f" else np.asarray(item).dtype)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"`{name}` must be finite")
-        parts.append(arr)
-    norm = _global_norm(parts)
-    scale = max_norm / norm if norm > max_norm else 1.0
+    structured, items, parts = as_gradient_parts(grad)
+    norm = global_norm(parts)
+    scale = clip_factor(norm, max_norm)
     out = []
     for item, arr in zip(items, parts):
         scaled = arr * arr.dtype.type(scale) if arr.dtype.kind == "f" else arr * scale
@@ -275,15 +251,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2,
                                             kind == "logistic", w_name="w0")
     nthreads = _nthreads(X, workers)
-    lr = check_positive(lr, "lr")
-    epochs = check_epochs(epochs)
-    max_norm = check_optional_positive(max_norm, "max_norm")
-    tol = check_optional_nonnegative(tol, "tol")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"`callback` must be callable, got {type(callback).__name__}")
-    callback_every = check_epochs(callback_every, "callback_every")
-    if callback_every < 1:
-        raise ValueError("`callback_every` must be >= 1")
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
+    callback_every = check_positive_int(callback_every, "callback_every")
     w = np.zeros(X.shape[1], dtype=X.dtype) if w is None else w.copy()
     chunk = max(1, CHUNK_ELEMENTS // X.size)
     if callback is not None:
@@ -315,9 +284,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         if bar is not None:
             bar.close()
     if status == "diverged":
-        if not np.all(np.isfinite(y)):
-            raise ValueError("`y` must be finite")
-        _check_x_finite(X)
+        as_vector(y, "y", None, y.dtype)
+        check_finite_rows(X)
         warnings.warn(
             f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
             f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "

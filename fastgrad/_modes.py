@@ -1,7 +1,7 @@
 """How f is evaluated: the one place that decides between the evaluation modes.
 
 - **direct**: the kernel calls f itself, point after point: a Python f with the GIL
-  held (a fresh array per call), a native C f without the GIL, on ``workers`` threads
+  held (on an array f may keep), a native C f without the GIL, on ``workers`` threads
   when asked (each thread perturbs its own copy of x).
 - **batched**: ``vectorized=True`` (f takes a (k, n) array of points and returns (k,)
   or (k, m)), or ``workers`` given as a process count or a map-like callable
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import _diff, _objectives, _threads, _validation
+from ._validation import check_returned
 
 __all__ = ["Evaluator", "check_workers", "close_pools", "VECTORIZED_CHUNK_BYTES"]
 
@@ -122,20 +123,6 @@ def _reraise(results: list) -> list:
     return results
 
 
-def _real_values(r: Any, shape: tuple, what: str) -> np.ndarray:
-    """What f returned, checked to be real numbers of `shape`, as float64."""
-    if type(r) is int:
-        r = _diff.int_to_float(r)
-    if isinstance(r, (str, bytes)) or r is None:
-        raise TypeError(f"`f` must return real numbers, got {type(r).__name__}{what}")
-    a = np.asarray(r)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"`f` must return real numbers, got dtype {a.dtype}{what}")
-    if a.shape != shape:
-        raise ValueError(f"`f` must return shape {shape}{what}, got shape {a.shape}")
-    return a.astype(np.float64)
-
-
 class Evaluator:
     """f wrapped for one call of a public function, in the mode the user asked for."""
 
@@ -163,7 +150,8 @@ class Evaluator:
         """f(x) as a float64 array of shape (m,)."""
         if self.vectorized:
             r = self.f(x[None, :].copy(), *self.args)
-            return _real_values(r, (1,) + self.out_shape, " for a (1, n) input").reshape(-1)
+            return check_returned(r, (1,) + self.out_shape, self.name,
+                                  " for a (1, n) input").reshape(-1)
         return _diff.evaluate_at(self.obj, x)
 
     # -- many points ---------------------------------------------------------------
@@ -171,8 +159,8 @@ class Evaluator:
         k = points.shape[0]
         if self.vectorized:
             r = self.f(points, *self.args)
-            return _real_values(r, (k,) + self.out_shape,
-                                f" for a ({k}, {self.n}) input").reshape(k, self.m)
+            return check_returned(r, (k,) + self.out_shape, self.name,
+                                  f" for a ({k}, {self.n}) input").reshape(k, self.m)
         call = _PointCall(self.f, self.args)
         rows = list(points)
         if callable(self.workers):
@@ -184,7 +172,7 @@ class Evaluator:
             raise ValueError(f"`workers` returned {len(results)} results for {k} points")
         out = np.empty((k, self.m))
         for j, r in enumerate(results):
-            out[j] = _real_values(r, self.out_shape, "").reshape(-1)
+            out[j] = check_returned(r, self.out_shape, self.name).reshape(-1)
         return out
 
     def raw(self, points: np.ndarray) -> list:

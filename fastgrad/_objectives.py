@@ -1,18 +1,23 @@
 """Turning what the user passes as ``f`` into something the kernels can call.
 
-A Python callable becomes a ``PyObjective`` (called with the GIL, a fresh float64 array
-per evaluation).  A native C function becomes a ``NativeObjective`` that the kernels call
-directly with the GIL released.  Accepted native forms, all with the C signature
-``double f(int n, double *x)`` or ``double f(int n, double *x, void *user_data)``:
+A Python callable becomes a ``PyObjective`` (called with the GIL on a float64 array
+that f may keep, see ``_diff._py_evaluate``).  A native C function becomes a
+``NativeObjective`` that the kernels call directly with the GIL released.  Accepted
+native forms, all with the C signature ``double f(int n, double *x)`` or
+``double f(int n, double *x, void *user_data)``:
 
-- ``scipy.LowLevelCallable`` (its ``user_data`` pointer is passed through),
+- ``scipy.LowLevelCallable`` (read through its public ``function``, ``user_data`` and
+  ``signature``; the ``user_data`` pointer is passed through),
 - a numba ``@cfunc("float64(intc, CPointer(float64))")`` object (or with a third
-  ``voidptr`` argument),
+  ``voidptr`` argument), recognised by its documented ``address`` and ``ctypes``
+  attributes (``ctypes`` a function pointer at ``address``, with the C signature),
 - a ``ctypes`` function pointer of that signature.
 """
 from __future__ import annotations
 
 import ctypes
+import datetime
+import importlib
 import threading
 import types
 from typing import Any
@@ -38,12 +43,53 @@ def native_callable(f: Any) -> Any:
 
     if isinstance(f, LowLevelCallable):
         return f
-    if isinstance(f, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+    if isinstance(f, _CFUNC_PTR):
         return LowLevelCallable(f)
-    # numba cfunc objects (numba.core.ccallback.CFunc) expose .ctypes and .address
-    if type(f).__name__ == "CFunc" and hasattr(f, "ctypes") and hasattr(f, "address"):
-        return LowLevelCallable(f.ctypes)
+    # A numba cfunc documents ``address`` (of the compiled function) and ``ctypes`` (a
+    # ctypes function pointer to it, carrying its C signature): recognised by these.
+    cf = getattr(f, "ctypes", None)
+    if isinstance(cf, _CFUNC_PTR) and _pointer_value(cf) == getattr(f, "address", None):
+        return LowLevelCallable(cf)
     return None
+
+
+#: The base class of ctypes function pointers (``ctypes.CFUNCTYPE(...)`` instances).
+_CFUNC_PTR = ctypes._CFuncPtr  # type: ignore[attr-defined]
+#: The type of PyCapsule objects (``types.CapsuleType`` from Python 3.13).
+_CAPSULE = getattr(types, "CapsuleType", type(datetime.datetime_CAPI))
+
+
+def _pointer_value(obj: Any) -> int:
+    """The address held by a ctypes pointer or function pointer, a cffi pointer or a
+    PyCapsule (0 for None or NULL); ValueError for anything else."""
+    if obj is None:
+        return 0
+    if isinstance(obj, (_CFUNC_PTR, ctypes.c_void_p)):
+        return ctypes.cast(obj, ctypes.c_void_p).value or 0
+    if isinstance(obj, _CAPSULE):
+        return int(_diff.capsule_pointers(obj)[0])
+    try:
+        cffi = importlib.import_module("cffi")
+    except ImportError:  # then f cannot be a cffi pointer either
+        cffi = None
+    if cffi is not None:
+        ffi = cffi.FFI()
+        if isinstance(obj, ffi.CData):
+            return int(ffi.cast("uintptr_t", obj))
+    raise ValueError(f"cannot read a C pointer from {type(obj).__name__}")
+
+
+def _llc_pointers(llc: Any) -> tuple[int, int]:
+    """(function address, user_data address) of a LowLevelCallable, from its public
+    ``function`` and ``user_data`` (a LowLevelCallable given as ``function`` brings its
+    own user_data when none is given)."""
+    from scipy import LowLevelCallable
+
+    function, user_data = llc.function, llc.user_data
+    if isinstance(function, LowLevelCallable):
+        inner_fn, inner_data = _llc_pointers(function)
+        return inner_fn, inner_data if user_data is None else _pointer_value(user_data)
+    return _pointer_value(function), _pointer_value(user_data)
 
 
 _FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType)
@@ -105,5 +151,5 @@ def make_objective(f: Any, args: tuple, n: int, out_shape: tuple = (), name: str
     if sig not in _SIGNATURES:
         raise ValueError(f"`{name}` has C signature {llc.signature!r}; expected "
                          "'double (int, double *)' or 'double (int, double *, void *)'")
-    address, user_data = _diff.capsule_pointers(tuple.__getitem__(llc, 0))
+    address, user_data = _llc_pointers(llc)
     return _diff.make_native_objective(address, user_data, _SIGNATURES[sig], n, llc)

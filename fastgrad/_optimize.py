@@ -21,6 +21,7 @@ from ._gradients import _METHODS, hessian, numerical_gradient
 from ._modes import Evaluator
 from ._objectives import is_native
 from ._results import _short
+from ._update_rules import global_norm
 from ._validation import (
     as_point,
     check_args,
@@ -29,6 +30,8 @@ from ._validation import (
     check_method,
     check_nonnegative,
     check_positive,
+    check_returned,
+    check_step_option,
 )
 
 __all__ = ["NewtonResult", "gradient_of", "hessian_of", "newton"]
@@ -49,15 +52,6 @@ def _check_f(f: Any) -> Any:
     if not is_native(f):
         check_callable(f, "f")
     return f
-
-
-def _check_h(h: Any) -> Any:
-    """None, "adaptive", a positive number, or an array (checked against x at each call)."""
-    if h is None or (isinstance(h, str) and h == "adaptive") or np.ndim(h) > 0:
-        return h
-    if isinstance(h, str):
-        raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
-    return check_positive(h, "h")
 
 
 def _name(f: Any) -> str:
@@ -136,7 +130,7 @@ def gradient_of(f: Callable[..., float], *, method: str = "central", order: int 
     """
     _check_f(f)
     method, order = check_method(method, order, _METHODS)
-    return _Gradient(f, method, order, _check_h(h), check_args(args))
+    return _Gradient(f, method, order, check_step_option(h), check_args(args))
 
 
 def hessian_of(f: Callable[..., float], *, grad: Callable[..., Any] | None = None,
@@ -248,7 +242,7 @@ class NewtonResult:
     @property
     def grad_norm(self) -> float:
         """L2 norm of ``jac``, the quantity compared with ``tol``."""
-        return float(np.linalg.norm(self.jac))
+        return global_norm([self.jac])
 
     def __repr__(self) -> str:
         return (f"NewtonResult(success={self.success}, status={self.status}, nit={self.nit}, "
@@ -286,15 +280,7 @@ class _Counted:
                 self.njev += 2 * n
             return hessian(self.f, x, grad=self.grad, args=self.args)
         self.nhev += 1
-        r = self.hess(x.copy(), *self.args)
-        if isinstance(r, (str, bytes)) or r is None:
-            raise TypeError(f"`hess` must return an array of real numbers, got {type(r).__name__}")
-        H = np.asarray(r)
-        if H.dtype.kind not in "iuf":
-            raise TypeError(f"`hess` must return an array of real numbers, got dtype {H.dtype}")
-        if H.shape != (n, n):
-            raise ValueError(f"`hess` must return an array of shape {(n, n)}, got shape {H.shape}")
-        H = H.astype(np.float64)
+        H = check_returned(self.hess(x.copy(), *self.args), (n, n), "hess")
         return 0.5 * (H + H.T)
 
 
@@ -419,7 +405,7 @@ def newton(f: Callable[..., float], x0: ArrayLike, *, grad: Callable[..., Any] |
     nit = 0
     while True:
         g = fc.gradient(x)
-        gnorm = float(np.linalg.norm(g))
+        gnorm = global_norm([g])
         if not math.isfinite(gnorm):
             status, message = 3, "the gradient is not finite at x"
             break

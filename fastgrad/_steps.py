@@ -13,13 +13,45 @@ being divided by.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from . import _diff  # the rounding of steps itself is the kernels' (one copy, in C)
+from ._validation import EPS64, check_step
 
-__all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable"]
+__all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable",
+           "half_steps", "adaptive_steps", "one_coordinate_steps", "hessian_at_bound",
+           "bounded_plan", "complex_steps", "STENCIL_ORDER", "STENCIL_WSUM",
+           "STENCIL_TRUNCATION"]
+
+
+def _stencil_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy order p, sum of |weights| and truncation constant of every stencil of the
+    kernels, derived from their offsets and weights (``_diff.STENCIL_OFFSETS/_WEIGHTS``).
+
+    A first-derivative stencil sum_j w_j f(x + o_j h) / h has the Taylor expansion
+    f' + sum_k (sum_j w_j o_j**k / k!) f^(k) h**(k-1): its order p is the first k - 1 > 0
+    whose moment is not 0, and that moment |sum_j w_j o_j**(p+1)| / (p+1)! is the
+    constant C of the truncation error C |f^(p+1)| h**p.  Rounding errors of f's values
+    add up to at most EPS |f| sum_j |w_j| / h.
+    """
+    orders, wsums, consts = [], [], []
+    for offs, ws in zip(_diff.STENCIL_OFFSETS, _diff.STENCIL_WEIGHTS):
+        o, w = np.asarray(offs, dtype=np.float64), np.asarray(ws, dtype=np.float64)
+        scale = float(np.sum(np.abs(w * o)))
+        k = 2
+        while abs(float(np.sum(w * o**k))) <= 1e-12 * scale * float(np.max(np.abs(o))) ** k:
+            k += 1
+        orders.append(k - 1)
+        wsums.append(float(np.sum(np.abs(w))))
+        consts.append(abs(float(np.sum(w * o**k))) / math.factorial(k))
+    return np.array(orders), np.array(wsums), np.array(consts)
+
+
+#: By stencil id: accuracy order, sum of |weights| (rounding) and truncation constant.
+STENCIL_ORDER, STENCIL_WSUM, STENCIL_TRUNCATION = _stencil_tables()
 
 #: Exponent of EPS in the default relative step, by (derivative, accuracy order).
 _EXPONENT = {
@@ -29,6 +61,11 @@ _EXPONENT = {
     ("first", 6): 1 / 7,
     ("second", 2): 1 / 4,  # Hessian from f alone
 }
+
+
+def step_scale(x: np.ndarray) -> np.ndarray:
+    """max(1, |x_i|): relative steps are taken relative to this."""
+    return np.maximum(1.0, np.abs(x))
 
 
 def relative_step(eps: float, derivative: str, order: int) -> float:
@@ -48,24 +85,6 @@ def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return actual
 
 
-def _check_user_step(h: Any, n: int) -> np.ndarray:
-    """A user's absolute step: a positive finite scalar or a length-n array of them."""
-    from ._validation import _as_real_array
-
-    if isinstance(h, (bool, np.bool_)):
-        raise TypeError("`h` must be a positive number or array, got bool")
-    arr = _as_real_array(h, "h").astype(np.float64)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    elif arr.shape != (n,):
-        raise ValueError(f"`h` must be a scalar or have shape ({n},), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("`h` must be finite")
-    if np.any(arr <= 0):
-        raise ValueError("`h` must be > 0")
-    return arr
-
-
 def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.ndarray:
     """Representable per-coordinate steps for first derivatives.
 
@@ -75,9 +94,9 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     if h is None:
         h = (REL_STEP[(eps, order)] if (eps, order) in REL_STEP
              else relative_step(eps, "first", order))
-        h = h * np.maximum(1.0, np.abs(x))
+        h = h * step_scale(x)
     else:
-        h = _check_user_step(h, x.shape[0])
+        h = check_step(h, x.shape[0])
     return representable(x, h)
 
 
@@ -86,12 +105,39 @@ REL_STEP = {(float(np.finfo(t).eps), p): relative_step(float(np.finfo(t).eps), "
         for t in (np.float16, np.float32, np.float64) for p in (1, 2, 4, 6)}
 
 
+def one_coordinate_steps(h: Any, n: int, coord: int) -> np.ndarray | None:
+    """A user's step h for coordinate `coord` alone, as the length-n steps array
+    ``first_derivative_steps`` takes (the other entries are never used); None for None."""
+    if h is None:
+        return None
+    steps = np.ones(n)
+    steps[coord] = check_step(h, 1)[0]
+    return steps
+
+
+def half_steps(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The representable halves of `steps`: the second run of an error estimate
+    (Richardson: the change between h and h/2 estimates the truncation error)."""
+    return representable(x, steps / 2)
+
+
+#: ``h="adaptive"``: start at ADAPTIVE_START * EPS**(1/7) * max(1, |x|), shrink by
+#: ADAPTIVE_RATIO per level, at most ADAPTIVE_LEVELS levels after the first.
+ADAPTIVE_START, ADAPTIVE_RATIO, ADAPTIVE_LEVELS = 8.0, 4.0, 10
+
+
+def adaptive_steps(x: np.ndarray, eps: float, level: int) -> np.ndarray:
+    """Representable steps of level `level` (0, 1, ...) of ``h="adaptive"`` (order 6)."""
+    base = ADAPTIVE_START * relative_step(eps, "first", 6) * step_scale(x)
+    return representable(x, base / ADAPTIVE_RATIO ** level)
+
+
 def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:
     """Representable per-coordinate steps for the second differences of a Hessian."""
     if h is None:
-        h = relative_step(eps, "second", 2) * np.maximum(1.0, np.abs(x))
+        h = relative_step(eps, "second", 2) * step_scale(x)
     else:
-        h = _check_user_step(h, x.shape[0])
+        h = check_step(h, x.shape[0])
     # second differences divide by h_i * h_j: keep that product a normal number
     return representable(x, np.maximum(h, _MIN_SECOND_STEP))
 
@@ -109,10 +155,10 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     """
     moved = direction != 0
     if h is None:
-        scale = max(1.0, float(np.max(np.abs(x[moved])))) if np.any(moved) else 1.0
-        t = relative_step(eps, "first", order) * scale / float(np.max(np.abs(direction)))
+        big = float(np.max(step_scale(x[moved]))) if np.any(moved) else 1.0
+        t = relative_step(eps, "first", order) * big / float(np.max(np.abs(direction)))
     else:
-        t = float(_check_user_step(h, 1)[0])
+        t = float(check_step(h, 1)[0])
     # Enlarge a step below the resolution of x: every coordinate the direction moves
     # must actually move.  Then make it the step floating point takes along the
     # largest component of the direction.
@@ -124,16 +170,33 @@ def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
     return float(actual) if np.isfinite(actual) and actual > 0 else t
 
 
+def estimated_error(sid: np.ndarray, h: np.ndarray, x: np.ndarray, eps: float) -> np.ndarray:
+    """Estimated total error of stencils `sid` with steps h at x, relative to |f|.
+
+    Truncation ``C h**p |f^(p+1)|`` plus rounding ``EPS sum|w| |f| / h``, with the model
+    ``|f^(p+1)| ~ |f| / s**(p+1)``, ``s = max(1, |x|)``: the model for which the default
+    steps ``EPS**(1/(p+1)) * s`` balance the two.
+    """
+    s = step_scale(x)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return (STENCIL_TRUNCATION[sid] * (h / s) ** STENCIL_ORDER[sid] / s
+                + eps * STENCIL_WSUM[sid] / h)
+
+
 def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarray,
-                 ub: np.ndarray, fallback: np.ndarray | None = None
+                 ub: np.ndarray, fallback: np.ndarray | None = None,
+                 eps: float = EPS64
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Adapt stencils and steps so that no point leaves [lb, ub].
 
     A coordinate whose stencil fits keeps it.  Otherwise a central stencil turns into
     the one-sided second-order one towards the side with more room (a forward or
     backward one-sided stencil turns around), with the step ``fallback`` (the order-2
-    step; default: the same steps), shrunk to the room there when it must.  Raises
-    ValueError when a coordinate has no room on either side.
+    step; default: the same steps), shrunk to the room there when it must.  When it
+    must, both sides are short: the central order-2 stencil shrunk to the room on the
+    nearer side is taken instead if its estimated total error (``estimated_error``,
+    eps the machine epsilon of x's dtype) is smaller.  Raises ValueError when a
+    coordinate has no room on either side.
     """
     d = _diff
     offs = d.STENCIL_OFFSETS
@@ -159,11 +222,19 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     new_sid = np.where(one_sided,
                        np.where(up, d.ST["forward1"], d.ST["backward1"]),
                        np.where(up, d.ST["forward2"], d.ST["backward2"])).astype(np.int8)
-    reach = np.where(one_sided, 1.0, 2.0)
+    reach = np.array([max(abs(o) for o in offs[k]) for k in new_sid])  # steps it spans
     room = np.where(up, room_up, room_dn)
     sid = np.where(bad, new_sid, sid).astype(np.int8)
     base = steps if fallback is None else np.where(one_sided, steps, fallback)
     steps = np.where(bad, np.minimum(base, room / reach), steps)
+    both_short = bad & ~one_sided & (room / reach < base)
+    if np.any(both_short):
+        central = np.full_like(sid, d.ST["central2"])
+        h_central = np.minimum(base, np.minimum(room_up, room_dn))
+        better = both_short & (h_central > 0) & (
+            estimated_error(central, h_central, x, eps) < estimated_error(sid, steps, x, eps))
+        sid = np.where(better, central, sid).astype(np.int8)
+        steps = np.where(better, h_central, steps)
     steps = representable(x, steps)
     for _ in range(60):  # rounding can push x + k h one ulp past the bound
         over = ~fits(sid, steps)
@@ -174,12 +245,17 @@ def bounded_plan(x: np.ndarray, steps: np.ndarray, sid: np.ndarray, lb: np.ndarr
     return steps, sid
 
 
-def hessian_fits(x: np.ndarray, steps: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> bool:
-    """Whether the central second differences x +- h stay in [lb, ub] with these steps.
-
-    When they do not, the Hessian is taken one-sidedly instead (shrinking h to a tiny
-    room left near a bound would divide rounding noise by h**2)."""
-    return bool(np.all(x - steps >= lb) and np.all(x + steps <= ub))
+def hessian_at_bound(x: np.ndarray, h: Any, eps: float, lb: np.ndarray,
+                     ub: np.ndarray) -> np.ndarray | None:
+    """None when the central second differences x +- h of ``hessian_steps`` stay in
+    [lb, ub].  Otherwise the Hessian is the Jacobian of the bounded gradient (one-sided
+    where needed; shrinking h to a tiny room near a bound would divide rounding noise by
+    h**2), and this returns the steps of that outer Jacobian: the second-difference
+    steps, since each of its entries is again a difference of differences."""
+    steps = hessian_steps(x, h, eps)
+    if np.all(x - steps >= lb) and np.all(x + steps <= ub):
+        return None
+    return steps
 
 
 def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
@@ -189,5 +265,5 @@ def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
     truncation error O(h**2) vanishes below the rounding error of f itself.
     """
     if h is None:
-        return 1e-20 * np.maximum(1.0, np.abs(x))
-    return _check_user_step(h, x.shape[0])
+        return 1e-20 * step_scale(x)
+    return check_step(h, x.shape[0])

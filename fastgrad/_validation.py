@@ -16,18 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from . import _diff
+
 __all__ = [
     "check_callable", "check_args", "as_point", "as_matrix", "as_vector",
     "as_sample_weight", "check_positive", "check_nonnegative", "check_optional_positive",
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
     "check_workers",
+    "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
+    "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
+    "check_descent_options", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
-
-
-def _dtype_of(a: Any) -> np.dtype:
-    return np.asarray(a).dtype if not isinstance(a, np.ndarray) else a.dtype
 
 
 def _as_real_array(value: Any, name: str) -> np.ndarray:
@@ -68,7 +69,8 @@ def check_args(args: Any) -> tuple:
     return (args,)
 
 
-_EPS64 = float(np.finfo(np.float64).eps)
+#: Machine epsilon of float64, the dtype every point is differentiated in.
+EPS64 = float(np.finfo(np.float64).eps)
 _EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}
 
 
@@ -80,12 +82,10 @@ def as_point(x: Any, name: str = "x") -> tuple[np.ndarray, float]:
         raise ValueError(f"`{name}` must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"`{name}` must not be empty")
-    eps = _EPS.get(arr.dtype, _EPS64)
+    eps = _EPS.get(arr.dtype, EPS64)
     out = np.array(arr, dtype=np.float64, order="C", copy=True)
-    if not math.isfinite(out.sum()) and not np.all(np.isfinite(out)):
-        bad = np.flatnonzero(~np.isfinite(out))
-        raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
-                         f"{bad[:10].tolist()}")
+    if not math.isfinite(out.sum()):
+        _check_finite(out, name)
     if out.size > 2**31 - 1:
         raise ValueError(f"`{name}` is too long: at most 2**31 - 1 coordinates are supported")
     return out, eps
@@ -117,11 +117,17 @@ def as_vector(v: Any, name: str, length: int | None, dtype: Any = np.float64,
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"`{name}` must have length {length}, got {arr.shape[0]}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if finite and not np.all(np.isfinite(arr)):
+    if finite:
+        _check_finite(arr, name)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    """ValueError naming `name` and the first indices where arr is not finite."""
+    if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
         raise ValueError(f"`{name}` must be finite, got non-finite values at indices "
                          f"{bad[:10].tolist()}")
-    return arr
 
 
 def as_sample_weight(sw: Any, n: int, dtype: Any) -> tuple[np.ndarray | None, float]:
@@ -259,3 +265,132 @@ def as_bounds(bounds: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
         raise ValueError(f"`x` must lie within `bounds`; it is outside at indices "
                          f"{np.flatnonzero(outside)[:10].tolist()}")
     return lb, ub
+
+
+# --------------------------------------------------------------------------- what f returns
+def check_returned(r: Any, shape: tuple | None, name: str = "f", what: str = "") -> np.ndarray:
+    """What a user's function returned, as a float64 array of ``shape`` (any shape when
+    None).  The one rule, also applied in C to a Python f called by the kernels
+    (``_diff._convert_result``): real numbers (Python ints of any size included; beyond
+    the float range they become +-inf), of the expected shape.  ``what`` is appended to
+    the messages (for example " for a (4, 3) input")."""
+    expected = "a real number" if shape == () else "an array of real numbers"
+    if type(r) is int:
+        r = _diff.int_to_float(r)
+    if isinstance(r, (str, bytes)) or r is None:
+        raise TypeError(f"`{name}` must return {expected}, got {type(r).__name__}{what}")
+    a = np.asarray(r)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must return {expected}, got {type(r).__name__} of dtype "
+                        f"{a.dtype}{what}")
+    if shape is not None and a.shape != shape:
+        if shape == ():
+            raise ValueError(f"`{name}` must return a scalar{what}, got an array of shape "
+                             f"{a.shape}")
+        raise ValueError(f"`{name}` must return an array of shape {shape}{what}, got shape "
+                         f"{a.shape}")
+    return a.astype(np.float64)
+
+
+# --------------------------------------------------------------------------- steps, indices
+def check_step(h: Any, n: int) -> np.ndarray:
+    """A user's absolute step: a positive finite scalar or a length-n array of them."""
+    if isinstance(h, (bool, np.bool_)):
+        raise TypeError("`h` must be a positive number or array, got bool")
+    arr = _as_real_array(h, "h").astype(np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    elif arr.shape != (n,):
+        raise ValueError(f"`h` must be a scalar or have shape ({n},), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("`h` must be finite")
+    if np.any(arr <= 0):
+        raise ValueError("`h` must be > 0")
+    return arr
+
+
+def check_step_option(h: Any, method: str | None = None) -> Any:
+    """None, "adaptive" (with method="central" when a method is given), a positive number,
+    or an array (checked against x by ``check_step`` when x is known)."""
+    if isinstance(h, str):
+        if h != "adaptive":
+            raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
+        if method is not None and method != "central":
+            raise ValueError("`h='adaptive'` works with method='central'")
+        return h
+    if h is None or np.ndim(h) > 0:
+        return h
+    return check_positive(h, "h")
+
+
+def check_index(i: Any, n: int, name: str = "i") -> int:
+    """A coordinate index in [-n, n), as an index in [0, n)."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer coordinate index, got {type(i).__name__}")
+    if not -n <= int(i) < n:
+        raise ValueError(f"`{name}` must be in [{-n}, {n}), got {i}")
+    return int(i) % n
+
+
+def as_direction(direction: Any, n: int) -> np.ndarray:
+    """A finite, non-zero direction of length n, as float64."""
+    u = as_vector(direction, "direction", n)
+    if not np.any(u != 0):
+        raise ValueError("`direction` must be non-zero")
+    return u
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """An integer >= 1."""
+    out = check_epochs(value, name)
+    if out < 1:
+        raise ValueError(f"`{name}` must be >= 1")
+    return out
+
+
+def check_unit_interval(y: np.ndarray, name: str, what: str) -> np.ndarray:
+    """y with every entry in [0, 1] (labels or probabilities)."""
+    if np.any((y < 0) | (y > 1)):
+        raise ValueError(f"`{name}` must lie in [0, 1] for {what}")
+    return y
+
+
+def check_finite_rows(X: np.ndarray, name: str = "X") -> None:
+    """ValueError naming the first rows of X that hold a non-finite value."""
+    if not np.all(np.isfinite(X)):
+        rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+        raise ValueError(f"`{name}` must be finite, got non-finite values in rows "
+                         f"{rows[:10].tolist()}")
+
+
+def as_gradient_parts(grad: Any) -> tuple[bool, list, list[np.ndarray]]:
+    """A gradient given as one array or as a tuple/list of arrays and floats:
+    (structured, the items as given, each as a finite real array).  Floating dtypes are
+    kept, other real dtypes become float64."""
+    structured = isinstance(grad, (tuple, list))
+    items = list(grad) if structured else [grad]
+    if structured and not items:
+        raise ValueError("`grad` must not be empty")
+    parts = []
+    for k, item in enumerate(items):
+        name = f"grad[{k}]" if structured else "grad"
+        arr = _as_real_array(item, name)
+        arr = arr.astype(arr.dtype if arr.dtype.kind == "f" else np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` must be finite")
+        parts.append(arr)
+    return structured, items, parts
+
+
+def check_descent_options(lr: Any, epochs: Any, max_norm: Any, tol: Any,
+                          callback: Any) -> tuple[float, int, float | None, float | None]:
+    """The options every gradient descent takes (the compiled fits and
+    ``gradient_descent``): lr > 0, epochs >= 0, max_norm > 0 or None, tol >= 0 or None,
+    callback callable or None.  Returns (lr, epochs, max_norm, tol)."""
+    lr = check_positive(lr, "lr")
+    epochs = check_epochs(epochs)
+    max_norm = check_optional_positive(max_norm, "max_norm")
+    tol = check_optional_nonnegative(tol, "tol")
+    if callback is not None:
+        check_callable(callback, "callback")
+    return lr, epochs, max_norm, tol

@@ -1,6 +1,6 @@
 """Finite-difference kernels of fastgrad (compiled as ``fastgrad._diff``).
 
-Called only by ``fastgrad._api``, which has already checked every input, chosen the
+Called only by fastgrad's Python modules, which have already checked every input, chosen the
 steps (``fastgrad._steps``) and made a private float64 copy of ``x``.
 
 Layer 1, per-point helpers (``noexcept nogil``): ``evaluate`` (one call of f),
@@ -57,10 +57,9 @@ _set_stencil(ST_BACKWARD1, 2, [-1.0, 0.0], [-1.0, 1.0])
 _set_stencil(ST_FORWARD2, 3, [0.0, 1.0, 2.0], [-1.5, 2.0, -0.5])
 _set_stencil(ST_BACKWARD2, 3, [-2.0, -1.0, 0.0], [0.5, -2.0, 1.5])
 
-#: Number of evaluations of f each stencil costs, not counting a shared f(x).
-STENCIL_COST = np.array(
-    [sum(1 for j in range(STENCILS[s].npts) if STENCILS[s].offset[j] != 0.0)
-     for s in range(N_STENCILS)], dtype=np.intp)
+#: Weights of each stencil (per unit step); fastgrad._steps derives its tables from them.
+STENCIL_WEIGHTS = [[STENCILS[s].weight[j] for j in range(STENCILS[s].npts)]
+                   for s in range(N_STENCILS)]
 #: Whether a stencil uses f(x) itself (evaluated once per call and shared).
 STENCIL_USES_CENTER = np.array(
     [any(STENCILS[s].offset[j] == 0.0 for j in range(STENCILS[s].npts))

@@ -118,3 +118,10 @@ class TestClipStructure:
     def test_list_of_floats_scaled(self):
         out, norm = clip_by_norm([3.0, 4.0], 1.0)
         assert_allclose(out, [0.6, 0.8], rtol=1e-15)
+
+
+class TestClipHuge:
+    def test_norm_near_1e200_is_finite_and_exact(self):
+        g, norm = clip_by_norm((np.array([3e200]), 4e200), 1.0)
+        assert norm == pytest.approx(5e200, rel=1e-15)
+        assert g[0][0] == pytest.approx(0.6, rel=1e-15) and g[1] == pytest.approx(0.8, rel=1e-15)

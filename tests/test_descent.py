@@ -158,3 +158,35 @@ class TestDescentStopping:
 
         res = gradient_descent(bowl, X0, grad=bowl_grad, lr=0.1, epochs=100, callback=cb)
         assert_allclose(res.x, calls[-1], rtol=1e-15)
+
+
+class TestDescentHugeGradients:
+    """Gradients near 1e200: their squares overflow, their norm does not."""
+
+    SCALE = 1e200
+
+    def f(self, x):
+        return self.SCALE * float(x @ x) / 2
+
+    def grad(self, x):
+        return self.SCALE * x
+
+    def test_norm_of_huge_gradient_is_finite(self):
+        x0 = np.array([3.0, 4.0])
+        res = gradient_descent(self.f, x0, grad=self.grad, lr=0.5, epochs=1, max_norm=1.0)
+        assert res.status == "max_epochs" and res.n_iter == 1
+        # clipped to unit length: one step of lr along -(3, 4) / 5
+        assert_allclose(res.x, x0 - 0.5 * np.array([0.6, 0.8]), rtol=1e-15)
+        assert res.grad_norm == pytest.approx(5e200, rel=1e-15)
+
+    def test_tol_compares_the_huge_norm(self):
+        res = gradient_descent(self.f, np.array([3.0, 4.0]), grad=self.grad, lr=0.5, epochs=3,
+                               max_norm=1.0, tol=1e201)
+        assert res.converged and res.n_iter == 0
+        assert res.grad_norm == pytest.approx(5e200, rel=1e-15)
+
+    def test_numerical_gradient_path(self):
+        x0 = np.array([3.0, 4.0])
+        res = gradient_descent(self.f, x0, lr=0.5, epochs=1, max_norm=1.0)
+        assert res.status == "max_epochs"
+        assert_allclose(res.x, x0 - 0.5 * np.array([0.6, 0.8]), rtol=1e-8)

@@ -78,3 +78,23 @@ def test_examples_of_the_command_line_run() -> None:
 
     result = doctest.testmod(fastgrad.__main__, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_docs_say_f_may_keep_its_array_not_that_each_call_gets_a_fresh_one():
+    """A Python f is handed the array of an earlier call again when it kept no reference
+    to it (that saves an allocation per call), so no text may promise a fresh array at
+    every call; what holds, and what tests/test_reliability_data.py checks, is that f
+    may keep (or write to) what it is given."""
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(
+        encoding="utf-8")
+    texts = {"README.md": readme,
+             "numerical_gradient": fastgrad.numerical_gradient.__doc__ or "",
+             "fastgrad._modes": importlib.import_module("fastgrad._modes").__doc__ or "",
+             "fastgrad._objectives": importlib.import_module("fastgrad._objectives").__doc__
+             or ""}
+    for name, text in texts.items():
+        flat = " ".join(text.split())
+        assert "fresh array" not in flat, name
+        assert "may keep" in flat, name

@@ -476,3 +476,33 @@ class TestCallCounts:
         rec = Recorder(trig)
         directional_derivative(rec, self.X, np.ones(self.N))
         assert rec.calls == 2
+
+
+# --------------------------------------------------------------------------- error estimates
+class TestErrorEstimateRounding:
+    """The rounding part of full_output's error estimate is EPS * sum|w| * |f(x)| / h with
+    sum|w| of the stencil actually used (Fornberg's weights, written out here from the
+    textbook, independently of the package).  An f that is C at x and 0 everywhere else
+    isolates that part for the central stencils (which never use f(x) itself): every
+    difference is exactly 0, so the truncation part is 0."""
+
+    C = 1e6
+    X = np.array([0.5, -2.0, 30.0])
+
+    def spike(self, v):
+        return self.C if np.array_equal(v, self.X) else 0.0
+
+    @pytest.mark.parametrize("order, wsum", [
+        (2, 1.0),          # (-1, 1) / 2
+        (4, 18 / 12),      # (1, -8, 8, -1) / 12
+        (6, 110 / 60),     # (-1, 9, -45, 45, -9, 1) / 60
+    ])
+    def test_rounding_term_is_eps_wsum_f_over_h(self, order, wsum):
+        r = numerical_gradient(self.spike, self.X, order=order, full_output=True)
+        assert np.all(r.value == 0.0)
+        assert_allclose(r.error, 8 * EPS64 * wsum * self.C / r.step, rtol=1e-12)
+
+    def test_adaptive_uses_the_order6_weights(self):
+        r = numerical_gradient(self.spike, self.X, "adaptive", full_output=True)
+        assert np.all(r.value == 0.0)
+        assert_allclose(r.error, 4 * EPS64 * (110 / 60) * self.C / r.step, rtol=1e-12)

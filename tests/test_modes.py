@@ -22,7 +22,7 @@ from multiprocessing import Pool
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import LowLevelCallable
 from scipy.optimize import rosen, rosen_der, rosen_hess
 
@@ -454,6 +454,41 @@ class TestNative:
         x = RNG_POINTS[5]
         assert_array_equal(numerical_gradient(llc, x, workers=2), numerical_gradient(llc, x))
 
+    # -- native forms read through their public attributes ----------------------------
+    def test_low_level_callable_of_capsules_matches_python_bitwise(self, clib):
+        # function and user_data both given as PyCapsules (as Cython's __pyx_capi__ has them)
+        new = ctypes.pythonapi.PyCapsule_New
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.c_void_p]
+        value = ctypes.c_double(3.0)
+        fcap = new(ctypes.cast(clib.scaled_c, ctypes.c_void_p).value,
+                   b"double (int, double *, void *)", None)
+        ucap = new(ctypes.addressof(value), None, None)
+        llc = LowLevelCallable(fcap, ucap)
+        assert_array_equal(numerical_gradient(llc, X4),
+                           numerical_gradient(lambda v: scaled_loop(v, 3.0), X4))
+
+    def test_low_level_callable_wrapping_one_with_user_data(self, clib):
+        llc, _keep = with_user_data(clib, 2.0)
+        assert_array_equal(numerical_gradient(LowLevelCallable(llc), X4),
+                           numerical_gradient(lambda v: scaled_loop(v, 2.0), X4))
+
+    class Compiled:
+        """Not numba's class, but with the attributes numba documents for a cfunc."""
+
+        def __init__(self, fn, shift=0):
+            self.ctypes = fn
+            self.address = ctypes.cast(fn, ctypes.c_void_p).value + shift
+
+    def test_cfunc_recognised_by_address_and_ctypes(self, clib):
+        f = self.Compiled(clib.rosen_c)
+        assert_array_equal(numerical_gradient(f, X5), numerical_gradient(rosen_loop, X5))
+
+    def test_address_that_is_not_the_ctypes_function_is_not_native(self, clib):
+        f = self.Compiled(clib.rosen_c, shift=8)
+        with pytest.raises(TypeError, match="`f` must be callable"):
+            numerical_gradient(f, X5)
+
     # -- errors --------------------------------------------------------------------
     def test_native_with_args_is_value_error(self, clib):
         with pytest.raises(ValueError, match="`args`"):
@@ -582,6 +617,35 @@ def thread_map():
 def pool_map():
     with Pool(2) as pool:
         yield pool.map
+
+
+BAD_RETURNS = {"str": "x", "none": None, "text_array": np.array(["a"]),
+               "complex": 1 + 2j, "vector": np.ones(2), "object": object()}
+
+
+class TestOneRuleForWhatFReturns:
+    """What f returns is checked by one rule, whichever mode evaluates f: the kernel
+    calling f itself and a map-like evaluating the points raise the same error."""
+
+    @pytest.mark.parametrize("bad", BAD_RETURNS.values(), ids=BAD_RETURNS.keys())
+    def test_direct_and_map_like_raise_the_same_error(self, bad, thread_map):
+        x = np.array([0.5, 1.5])
+        assert numerical_gradient(lambda v: float(v @ v), x, workers=thread_map).shape == (2,)
+        errors = []
+        for workers in (None, thread_map):
+            with pytest.raises((TypeError, ValueError)) as info:
+                numerical_gradient(lambda v, r=bad: r, x, workers=workers)
+            errors.append((type(info.value), str(info.value)))
+        assert errors[0] == errors[1]
+        assert "`f` must return" in errors[0][1]
+
+    def test_huge_python_int_is_a_real_number_in_every_mode(self, thread_map):
+        x = np.array([0.5, 1.5])
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            direct = numerical_gradient(lambda v: 10**400, x)
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            mapped = numerical_gradient(lambda v: 10**400, x, workers=thread_map)
+        assert_array_equal(direct, mapped)
 
 
 class TestWorkers:
@@ -1145,6 +1209,39 @@ class TestBounds:
         x = POSITIONS["on_lower"]
         assert_array_equal(hessian(bf, x, bounds=(LB, UB), full_output=True).value,
                            hessian(bf, x, bounds=(LB, UB)))
+
+    # -- bounds tighter than the step on both sides ----------------------------------
+    # SciPy's own case (scipy/optimize/tests/test__numdiff.py, test_tight_bounds):
+    # x0 = (10, 10), bounds x0 - 3e-9 .. x0 + 2e-9, tolerance rtol=1e-6.
+    @staticmethod
+    def tight_f(x):
+        return np.array([x[0] * np.sin(x[1]), x[1] * np.cos(x[0]), x[0] ** 3 * x[1] ** -0.5])
+
+    @staticmethod
+    def tight_jac(x):
+        return np.array([[np.sin(x[1]), x[0] * np.cos(x[1])],
+                         [-x[1] * np.sin(x[0]), np.cos(x[0])],
+                         [3 * x[0] ** 2 * x[1] ** -0.5, -0.5 * x[0] ** 3 * x[1] ** -1.5]])
+
+    @pytest.mark.parametrize("method", ["central", "forward"])
+    def test_tight_bounds_jacobian_within_scipy_tolerance(self, method):
+        x0 = np.array([10.0, 10.0])
+        lb, ub = x0 - 3e-9, x0 + 2e-9
+        rec = Recorder(self.tight_f)
+        J = jacobian(rec, x0, method=method, bounds=(lb, ub))
+        assert outside(rec.points, lb, ub) == 0
+        assert_allclose(J, self.tight_jac(x0), rtol=1e-6)
+
+    def test_tight_bounds_one_sided_where_one_side_has_almost_no_room(self):
+        # 1e-13 below x, 1e-7 above: central steps of 1e-13 would divide f's rounding by
+        # 1e-13; the one-sided stencil upwards with a step of 5e-8 is far better
+        x0 = np.array([1.0, 2.0, 0.5])
+        lb, ub = x0 - 1e-13, x0 + 1e-7
+        rec = Recorder(bf)
+        g = numerical_gradient(rec, x0, bounds=(lb, ub))
+        assert outside(rec.points, lb, ub) == 0
+        assert rel_err(g, bf_grad(x0)) <= 1e-7
+        assert max(abs(p - x0).max() for p in rec.points) > 1e-8
 
     # -- modes agree under bounds ------------------------------------------------------
     def test_process_pool_gradient_bitwise_equal_to_serial(self):

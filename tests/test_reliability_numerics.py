@@ -375,10 +375,16 @@ class TestDivergence:
             res = fg.gradient_descent(lambda v: float(v @ v), [1.0, -2.0], grad=lambda v: 2 * v,
                                       lr=5.0, epochs=5000)
         assert res.status == "diverged" and np.all(np.isfinite(res.x)), res
+        # f was finite at every point an update started from (the last one is x / -9) ...
+        assert res.n_iter == len(res.loss_history) > 0, res
+        assert np.all(np.isfinite(res.loss_history)), res
+        assert res.loss_history[-1] == pytest.approx(float((res.x / -9) @ (res.x / -9)), rel=1e-14)
+        # ... and the run stopped at the first point where f (or the next update) is not
+        # finite: the compiled fits' rule.  Not earlier: the gradient norm 2 |x| is finite
+        # even where its square overflows.
         with np.errstate(over="ignore"):
             nxt = res.x - 5.0 * 2 * res.x
-            assert math.isfinite(float(res.x @ res.x)), res               # finite here ...
-            assert not (np.all(np.isfinite(nxt)) and math.isfinite(float(nxt @ nxt))), res  # ... not after
+            assert not (math.isfinite(float(res.x @ res.x)) and np.all(np.isfinite(nxt))), res
         clipped = fg.gradient_descent(lambda v: float(v @ v), [1.0, -2.0], grad=lambda v: 2 * v,
                                       lr=5.0, epochs=5000, max_norm=0.01, tol=0.1)
         assert clipped.status == "converged", clipped
