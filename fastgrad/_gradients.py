@@ -394,7 +394,7 @@ def directional_derivative(f: Callable[..., float], x: ArrayLike, direction: Arr
         raise ValueError("`direction` is too small or too large to take a finite step along "
                          "it; normalize it or give `h`")
     ev = Evaluator(f, args, x.shape[0])
-    value = _diff.directional(ev.obj, x, u, t, _diff.ST["central2"])
+    value = _diff.directional(ev.obj, x, u, t, _diff.ST["central2"])[0]
     _warn_nonfinite(np.array([value]), "directional derivative")
     return float(value)
 
