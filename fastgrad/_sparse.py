@@ -237,3 +237,124 @@ def pairs_of(sym: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ += ["as_coloring", "groups", "recover", "hessian_from_pairs", "pairs_of"]
+
+
+def detect_sparsity(f: Any, x: Any, *, hessian: bool = False, n_probes: int = 3,
+                    args: tuple = (), vectorized: bool = False, workers: Any = None,
+                    seed: Any = None) -> Any:
+    """The sparsity pattern of f's Jacobian (or Hessian) seen at random points near x.
+
+    At each of ``n_probes`` points drawn uniformly within ``1e-3 * max(1, |x_i|)`` of x,
+    the Jacobian pattern is read from forward differences with a large step
+    (``1e-2 * max(1, |x_i|)``): entry (k, i) is kept when moving x_i changes f_k at all
+    (n + 1 calls of f per point).  With ``hessian=True`` (scalar f), entry (i, j) is kept
+    when the mixed second difference of f along x_i and x_j exceeds its rounding error
+    (1 + 2n + n (n - 1) calls per point: for moderate n only).  The result is the union
+    over the points, with the diagonal always included for a Hessian.
+
+    What it can miss: an entry that happens to vanish at every probe point (an
+    accidental zero, such as a term ``x_i * x_j`` probed where ``x_j`` is zero, or a
+    mixed term far below the rounding error of f), and any dependence behind a branch
+    that the probes do not take (``if x[0] > 10: ...``).  A missed entry is taken to be
+    zero by :func:`jacobian` / :func:`hessian` with ``sparsity=``: it is not computed, and
+    worse, since its column shares a colour with others, its value is added to the
+    entries recovered from the same compressed column, which are then wrong.  Give the
+    pattern by hand when f has branches, or add a margin (the union of a few patterns).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args)``: a scalar or an array of shape (m,) (``hessian=True``: a scalar).
+    x : array_like, shape (n,)
+    hessian : bool
+        Detect the Hessian pattern of a scalar f instead of the Jacobian pattern.
+    n_probes : int
+        Number of random points, >= 1.
+    args, vectorized, workers
+        As in :func:`numerical_gradient`.
+    seed : int or numpy.random.Generator, optional
+        For the random points.
+
+    Returns
+    -------
+    scipy.sparse.csr_array of bool, shape (m, n) or (n, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad import detect_sparsity
+    >>> P = detect_sparsity(lambda v: np.sum((v[0] * v[1:])**2), np.ones(5), hessian=True,
+    ...                     seed=0)
+    >>> P.toarray().astype(int)[:3].tolist()
+    [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 1, 0, 0]]
+    """
+    from . import _diff, _steps
+    from ._modes import Evaluator
+    from ._validation import as_point, check_args
+
+    x, eps = as_point(x)
+    args = check_args(args)
+    if isinstance(hessian, (np.bool_,)):
+        hessian = bool(hessian)
+    if not isinstance(hessian, bool):
+        raise TypeError(f"`hessian` must be a bool, got {type(hessian).__name__}")
+    if isinstance(n_probes, (bool, np.bool_)) or not isinstance(n_probes, (int, np.integer)):
+        raise TypeError(f"`n_probes` must be an integer, got {type(n_probes).__name__}")
+    if n_probes < 1:
+        raise ValueError(f"`n_probes` must be >= 1, got {n_probes}")
+    rng = np.random.default_rng(seed)
+    n = x.shape[0]
+    scale = np.maximum(1.0, np.abs(x))
+    if hessian:
+        ev = Evaluator(f, args, n, vectorized=vectorized, workers=workers)
+        full = sp.csr_array(np.triu(np.ones((n, n), dtype=bool)))
+        sym = symmetric_pattern(full)
+        pi, pj = pairs_of(sym)
+        _, up, rows, _ = upper_pairs(sym)
+        cols = np.asarray(sym.indices)[up]
+        keep = np.zeros(up.shape[0], dtype=bool)
+        for _ in range(int(n_probes)):
+            z = x + 1e-3 * scale * rng.uniform(-1.0, 1.0, n)
+            st = _steps.representable(z, 1e-2 * np.maximum(1.0, np.abs(z)))
+            f0 = float(ev.at(z)[0])
+            V = ev.run(lambda obj, nt, z=z, st=st: _diff.pair_values(obj, z, st, pi, pj, nt))
+            fp, fm = V[:n, 0], V[:n, 1]
+            i, j = rows[up], cols
+            num = (V[n:, 0] - fp[i] - fp[j] + f0) + (V[n:, 1] - fm[i] - fm[j] + f0)
+            noise = 64 * eps * (np.abs(V[n:, 0]) + np.abs(V[n:, 1]) + np.abs(fp[i])
+                                + np.abs(fp[j]) + np.abs(fm[i]) + np.abs(fm[j]) + 2 * abs(f0))
+            keep |= np.abs(num) > noise
+        upper = sp.coo_array((np.ones(int(keep.sum()), dtype=bool),
+                              (rows[up][keep], cols[keep])), shape=(n, n)).tocsr()
+        return symmetric_pattern(upper)
+    probe = Evaluator(f, args, n, (), vectorized=vectorized, allow_native=False)
+    if vectorized:
+        r = np.asarray(f(x[None, :].copy(), *args))
+        out_shape = tuple(r.shape[1:])
+    else:
+        out_shape = tuple(_diff.evaluate_shape(probe.obj, x)[1])
+    m = int(np.prod(out_shape)) if out_shape else 1
+    ev = Evaluator(f, args, n, out_shape, vectorized=vectorized, workers=workers,
+                   allow_native=False)
+    sid = np.full(n, _diff.ST["forward1"], dtype=np.int8)
+    chunk = max(1, (1 << 22) // max(m, 1))
+    found_r: list[np.ndarray] = []
+    found_c: list[np.ndarray] = []
+    for _ in range(int(n_probes)):
+        z = x + 1e-3 * scale * rng.uniform(-1.0, 1.0, n)
+        st = _steps.representable(z, 1e-2 * np.maximum(1.0, np.abs(z)))
+        f0 = ev.at(z)
+        for lo in range(0, n, chunk):
+            coords = np.arange(lo, min(n, lo + chunk), dtype=np.intp)
+            D = ev.run(lambda obj, nt, z=z, st=st, c=coords, f0=f0:
+                       _diff.finite_differences(obj, z, st, c, sid, f0, nt))
+            cc, rr = np.nonzero(D != 0)
+            found_r.append(rr)
+            found_c.append(coords[cc])
+    rr = np.concatenate(found_r)
+    cc = np.concatenate(found_c)
+    P = sp.coo_array((np.ones(rr.shape[0], dtype=bool), (rr, cc)), shape=(m, n)).tocsr()
+    return as_pattern(P, "pattern")
+
+
+__all__ += ["detect_sparsity"]
