@@ -459,6 +459,9 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | str | None = No
     args = check_args(args)
     bounds = as_bounds(bounds, x)
     check_callable(f, "f")
+    if sparsity is not None and (method == "complex" or isinstance(h, str)):
+        raise ValueError("`sparsity` works with method 'central', 'forward' or "
+                         "'backward' and a numeric `h`")
     n = x.shape[0]
     probe = Evaluator(f, args, n, (), vectorized=vectorized, allow_native=False)
     if vectorized:
@@ -473,9 +476,6 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | str | None = No
     ev = Evaluator(f, args, n, tuple(out_shape), vectorized=vectorized, workers=workers,
                    allow_native=False)
     if sparsity is not None:
-        if method == "complex" or isinstance(h, str):
-            raise ValueError("`sparsity` works with method 'central', 'forward' or "
-                             "'backward' and a numeric `h`")
         col = _sparse.as_coloring(sparsity, "jacobian", (f0.shape[0], n))
         J, E, nfev, steps = _sparse_first(ev, x, eps, h, method, col, bounds, full_output,
                                           f0)

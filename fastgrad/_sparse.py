@@ -8,6 +8,7 @@ the pattern's entries.  No dense n x n array is ever formed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,7 +318,7 @@ def detect_sparsity(f: Any, x: Any, *, hessian: bool = False, n_probes: int = 3,
             z = x + 1e-3 * scale * rng.uniform(-1.0, 1.0, n)
             st = _steps.representable(z, 1e-2 * np.maximum(1.0, np.abs(z)))
             f0 = float(ev.at(z)[0])
-            V = ev.run(lambda obj, nt, z=z, st=st: _diff.pair_values(obj, z, st, pi, pj, nt))
+            V = ev.run(_pairs_kernel(z, st, pi, pj))
             fp, fm = V[:n, 0], V[:n, 1]
             i, j = rows[up], cols
             num = (V[n:, 0] - fp[i] - fp[j] + f0) + (V[n:, 1] - fm[i] - fm[j] + f0)
@@ -343,11 +344,10 @@ def detect_sparsity(f: Any, x: Any, *, hessian: bool = False, n_probes: int = 3,
     for _ in range(int(n_probes)):
         z = x + 1e-3 * scale * rng.uniform(-1.0, 1.0, n)
         st = _steps.representable(z, 1e-2 * np.maximum(1.0, np.abs(z)))
-        f0 = ev.at(z)
+        fz = ev.at(z)
         for lo in range(0, n, chunk):
             coords = np.arange(lo, min(n, lo + chunk), dtype=np.intp)
-            D = ev.run(lambda obj, nt, z=z, st=st, c=coords, f0=f0:
-                       _diff.finite_differences(obj, z, st, c, sid, f0, nt))
+            D = ev.run(_forward_kernel(z, st, coords, sid, fz))
             cc, rr = np.nonzero(D != 0)
             found_r.append(rr)
             found_c.append(coords[cc])
@@ -355,6 +355,20 @@ def detect_sparsity(f: Any, x: Any, *, hessian: bool = False, n_probes: int = 3,
     cc = np.concatenate(found_c)
     P = sp.coo_array((np.ones(rr.shape[0], dtype=bool), (rr, cc)), shape=(m, n)).tocsr()
     return as_pattern(P, "pattern")
+
+
+def _pairs_kernel(z: np.ndarray, st: np.ndarray, pi: np.ndarray,
+                  pj: np.ndarray) -> Callable[[Any, int], np.ndarray]:
+    from . import _diff
+
+    return lambda obj, nt: _diff.pair_values(obj, z, st, pi, pj, nt)
+
+
+def _forward_kernel(z: np.ndarray, st: np.ndarray, coords: np.ndarray, sid: np.ndarray,
+                    fz: np.ndarray) -> Callable[[Any, int], np.ndarray]:
+    from . import _diff
+
+    return lambda obj, nt: _diff.finite_differences(obj, z, st, coords, sid, fz, nt)
 
 
 __all__ += ["detect_sparsity"]
