@@ -551,9 +551,15 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str | None = N
     f : callable or native function
         As in :func:`numerical_gradient`.  Not evaluated when ``grad`` is given.
     x : array_like, shape (n,)
-    h : float or array_like of shape (n,), optional
+    h : float, array_like of shape (n,), or "adaptive", optional
         Absolute step.  Default ``EPS**(1/4) * max(1, |x_i|)`` from f alone (second
-        differences), ``EPS**(1/3) * max(1, |x_i|)`` with ``grad``.
+        differences), ``EPS**(1/3) * max(1, |x_i|)`` with ``grad``.  ``"adaptive"``:
+        high accuracy (relative error near 1e-12 on smooth functions).  From f, the
+        cross stencil on a sequence of steps halving from ``0.1 * max(1, |x_i|)``,
+        Richardson-extrapolated per entry (the error is a series in h**2), keeping the
+        level whose extrapolation changed least; with ``grad``, the adaptive Jacobian of
+        grad (as ``numerical_gradient(h="adaptive")``).  ``full_output=True`` gives a
+        per-entry error estimate.  Dense or with ``sparsity`` (from f).
     grad : callable, optional
         ``grad(x, *args) -> array of shape (n,)``.  When given, the Hessian is the
         central-difference Jacobian of grad, symmetrised: 2n calls of grad.
@@ -609,6 +615,11 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str | None = N
     args = check_args(args)
     bounds = as_bounds(bounds, x)
     n = x.shape[0]
+    if isinstance(h, str):
+        if h != "adaptive":
+            raise ValueError(f"`h` must be a number, an array or 'adaptive', got {h!r}")
+        return _adaptive_hessian(f, x, eps, grad, args, vectorized, workers, bounds,
+                                 full_output, sparsity)
     if sparsity is not None:
         if isinstance(sparsity, _sparse.Coloring):
             _sparse.as_coloring(sparsity, "hessian", (n, n))
@@ -659,6 +670,102 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str | None = N
     H2, n2 = ev.run(kernel(half), count=True)
     E = 2.0 * np.abs(H - H2) * 4.0 / 3.0 + 16 * eps * abs(f0) / np.outer(steps, steps)
     return _finish(H, (E, nfev + n2 + 1, steps), True, "Hessian")
+
+
+def _adaptive_hessian(f: Any, x: np.ndarray, eps: float, grad: Any, args: tuple,
+                      vectorized: bool, workers: Any,
+                      bounds: tuple[np.ndarray, np.ndarray] | None, full_output: bool,
+                      sparsity: Any) -> Any:
+    """``hessian(h="adaptive")``.
+
+    With grad (dense only): the adaptive Jacobian of grad (``_adaptive``), symmetrised.
+    From f: the cross stencil on a shrinking sequence of steps (``_steps``), a Richardson
+    tableau per entry (the stencil's error is a series in h**2), and per entry the level
+    whose extrapolated value changed least from the previous level's; the error estimate
+    is twice that change plus the rounding error of f's values over h_i h_j.
+    """
+    n = x.shape[0]
+    if grad is not None:
+        if sparsity is not None:
+            raise ValueError("`h='adaptive'` with `sparsity` needs the Hessian from f; "
+                             "drop `grad` or `sparsity`")
+        check_callable(grad, "grad")
+        ev = Evaluator(grad, args, n, (n,), vectorized=vectorized, workers=workers,
+                       name="grad", allow_native=False)
+        J, err, nfev, steps = _adaptive(ev, x, eps, np.arange(n, dtype=np.intp), bounds)
+        H = 0.5 * (J + J.T)
+        E = 0.5 * (err + err.T)
+        return _finish(H, (E, nfev, steps), full_output, "Hessian")
+    if sparsity is None:
+        sym = _sp_full(n)
+        dense = True
+    else:
+        dense = False
+        if isinstance(sparsity, _sparse.Coloring):
+            sym = _sparse.as_coloring(sparsity, "hessian", (n, n)).pattern
+        else:
+            sym = _sparse.symmetric_pattern(as_pattern(sparsity, "sparsity", (n, n)))
+    ev = Evaluator(f, args, n, vectorized=vectorized, workers=workers)
+    f0 = float(ev.at(x)[0])
+    nfev = 1
+    pi, pj = _sparse.pairs_of(sym)
+    ratio2 = _steps.HESS_ADAPTIVE_RATIO ** 2
+    rows = np.repeat(np.arange(n), np.diff(np.asarray(sym.indptr)))
+    cols = np.asarray(sym.indices)
+    tableau: list[np.ndarray] = []      # the last row of the Richardson tableau
+    prev_best = None
+    best = best_err = best_round = None
+    steps0 = _steps.adaptive_hessian_steps(x, 0, bounds)
+    for lev in range(_steps.HESS_ADAPTIVE_LEVELS):
+        st = _steps.adaptive_hessian_steps(x, lev, bounds)
+        V, nf = ev.run(_pairs_kernel(x, st, pi, pj), count=True)
+        nfev += nf
+        row = [_sparse.hessian_from_pairs(sym, V, f0, st).data]
+        for k in range(1, min(lev, 3) + 1):     # eliminate h**2, h**4 and h**6
+            factor = ratio2 ** k - 1.0
+            row.append(row[k - 1] + (row[k - 1] - tableau[k - 1]) / factor)
+        tableau = row
+        top = row[-1]
+        rounding = 16 * eps * (abs(f0) + np.abs(V).max()) / (st[rows] * st[cols])
+        if prev_best is not None and lev >= 2:
+            change = np.abs(top - prev_best)
+            err = 2.0 * change + rounding
+            if best is None:
+                best, best_err, best_round = top.copy(), err, rounding
+            else:
+                better = err < best_err
+                best = np.where(better, top, best)
+                best_err = np.where(better, err, best_err)
+                best_round = np.where(better, rounding, best_round)
+            # stop once rounding dominates every entry's error: smaller steps only add
+            # noise (or the extrapolations agree to rounding already)
+            assert best_err is not None and best_round is not None
+            if lev >= 3 and (np.all(rounding > 4 * best_err)
+                             or np.all(best_err <= 4 * best_round)):
+                break
+        prev_best = top
+    assert best is not None and best_err is not None
+    import scipy.sparse as sp
+
+    H = sp.csr_array((best, cols.copy(), np.asarray(sym.indptr).copy()), shape=(n, n))
+    E = sp.csr_array((best_err, cols.copy(), np.asarray(sym.indptr).copy()), shape=(n, n))
+    if dense:
+        H, E = H.toarray(), E.toarray()
+        return _finish(H, (E, nfev, steps0), full_output, "Hessian")
+    return _finish_sparse(H, (E, nfev, steps0), full_output, "Hessian")
+
+
+def _sp_full(n: int) -> Any:
+    """The full n x n pattern as a csr_array (the dense adaptive Hessian)."""
+    import scipy.sparse as sp
+
+    return sp.csr_array((np.ones(n * n, dtype=bool), np.tile(np.arange(n, dtype=np.intp), n),
+                         np.arange(0, n * n + 1, n, dtype=np.intp)), shape=(n, n))
+
+
+def _pairs_kernel(x: np.ndarray, st: np.ndarray, pi: np.ndarray,
+                  pj: np.ndarray) -> Callable[[Any, int], np.ndarray]:
+    return lambda obj, nt: _diff.pair_values(obj, x, st, pi, pj, nt)
 
 
 def _sparse_hessian_f(ev: Evaluator, x: np.ndarray, eps: float, steps: np.ndarray,

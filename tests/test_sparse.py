@@ -612,3 +612,97 @@ def test_f_may_keep_weak_references_to_its_argument():
         a = r()
         if a is not None:
             assert_array_equal(a, c)
+
+
+# ============================================================ adaptive Hessian
+def rel_err(value, exact):
+    """Norm-wise relative error max|value - exact| / max|exact|."""
+    return float(np.max(np.abs(value - exact)) / np.max(np.abs(exact)))
+
+
+def xy_f(v):
+    return v[0] ** 2 * v[1] + np.exp(v[0] * v[1])
+
+
+def xy_hess(v):
+    x, y = v
+    e = np.exp(x * y)
+    return np.array([[2 * y + y * y * e, 2 * x + e + x * y * e],
+                     [2 * x + e + x * y * e, x * x * e]])
+
+
+def sinexp(v):
+    return float(np.sum(np.sin(v) * np.exp(v / 3)))
+
+
+def sinexp_hess(v):
+    return np.diag(np.exp(v / 3) * (-np.sin(v) + 2 / 3 * np.cos(v) + np.sin(v) / 9))
+
+
+def _covered(res, exact):
+    err = np.abs(res.value - exact)
+    return float(np.mean(res.error >= err))
+
+
+def test_adaptive_hessian_rosen_random_points():
+    rng = np.random.default_rng(20)
+    cover = []
+    for _ in range(10):
+        x = rng.uniform(-2, 2, 20)
+        res = hessian(rosen, x, h="adaptive", full_output=True)
+        assert rel_err(res.value, rosen_hess(x)) <= 1e-10
+        assert_array_equal(res.value, res.value.T)
+        cover.append(_covered(res, rosen_hess(x)))
+        # the default Hessian from f is far less accurate: the mode does something
+        assert rel_err(hessian(rosen, x), rosen_hess(x)) > 1e-9
+    assert np.mean(cover) >= 0.95
+
+
+def test_adaptive_hessian_xy_and_sinexp():
+    res = hessian(xy_f, [1.0, 2.0], h="adaptive", full_output=True)
+    assert rel_err(res.value, xy_hess([1.0, 2.0])) <= 1e-10
+    assert _covered(res, xy_hess([1.0, 2.0])) >= 0.95
+    x = np.array([0.5, -2.0, 3.0, 30.0, 100.0, 300.0, 1000.0])
+    res = hessian(sinexp, x, h="adaptive", full_output=True)
+    assert rel_err(res.value, sinexp_hess(x)) <= 1e-10
+    assert _covered(res, sinexp_hess(x)) >= 0.95
+
+
+def test_adaptive_hessian_sparse_grad_and_modes():
+    n = 40
+    x = np.random.default_rng(21).uniform(-2, 2, n)
+    P = tridiag_pattern(n)
+    c = Counter(rosen)
+    res = hessian(c, x, h="adaptive", sparsity=P, full_output=True)
+    assert isinstance(res.value, sp.csr_array) and res.value.nnz == 3 * n - 2
+    assert rel_err(res.value.toarray(), rosen_hess(x)) <= 1e-10
+    assert c.calls == res.nfev
+    assert c.calls < hessian(rosen, x, h="adaptive", full_output=True).nfev / 5
+    err = np.abs(res.value.data - on_pattern(rosen_hess(x), res.value))
+    assert np.mean(res.error.data >= err) >= 0.95
+    rows = lambda X: np.array([rosen(r) for r in X])  # noqa: E731
+    assert_array_equal(hessian(rows, x, h="adaptive", vectorized=True, sparsity=P).toarray(),
+                       res.value.toarray())
+    Hg = hessian(rosen, x, grad=rosen_der, h="adaptive")
+    assert rel_err(Hg, rosen_hess(x)) <= 1e-10
+    lb = np.full(n, -np.inf)
+    lb[0] = x[0] - 1e-3
+    seen = []
+
+    def f(v):
+        seen.append(v.copy())
+        return rosen(v)
+
+    Hb = hessian(f, x, h="adaptive", bounds=(lb, np.inf))
+    assert np.all(np.array(seen) >= lb)
+    assert rel_err(Hb, rosen_hess(x)) <= 1e-6   # steps shrunk to the room: less accurate
+
+
+def test_adaptive_hessian_bad_input_named():
+    hessian(rosen, np.ones(3), h="adaptive")
+    with pytest.raises(ValueError, match="`h`"):
+        hessian(rosen, np.ones(3), h="adaptve")
+    with pytest.raises(ValueError, match="`h='adaptive'`"):
+        hessian(rosen, np.ones(3), grad=rosen_der, h="adaptive", sparsity=np.eye(3))
+    with pytest.raises(ValueError, match="`h='adaptive'`"):
+        hessian(rosen, np.ones(3), h="adaptive", bounds=(1.0, 2.0))
