@@ -15,6 +15,7 @@ Sections (one module each, see ``SECTIONS``):
 5. ``losses``     mse_gradient / logistic_gradient vs the plain NumPy expression, GB/s.
 6. ``fit``        the compiled fits vs NumPy, JAX and PyTorch versions of the same loop.
 7. ``memory``     peak extra memory of a fit at 1000000x20, as a share of X's size.
+11. ``sparse``    sparse Hessians/Jacobians (colourings) and the adaptive Hessian.
 
 Every measurement is timeit-style: one warm-up call, an autoranged inner loop, then at
 least five repeats; the competitors of one case are timed interleaved, repeat by
@@ -35,4 +36,5 @@ SECTIONS = (
     (5, "losses", "s5_losses"),
     (6, "fit", "s6_fit"),
     (7, "memory", "s7_memory"),
+    (11, "sparse", "s11_sparse"),
 )

@@ -740,7 +740,7 @@ def _adaptive_hessian(f: Any, x: np.ndarray, eps: float, grad: Any, args: tuple,
             # stop once rounding dominates every entry's error: smaller steps only add
             # noise (or the extrapolations agree to rounding already)
             assert best_err is not None and best_round is not None
-            if lev >= 3 and (np.all(rounding > 4 * best_err)
+            if lev >= 2 and (np.all(rounding > 4 * best_err)
                              or np.all(best_err <= 4 * best_round)):
                 break
         prev_best = top
