@@ -778,12 +778,13 @@ def _sparse_hessian_f(ev: Evaluator, x: np.ndarray, eps: float, steps: np.ndarra
     def kernel(st: np.ndarray) -> Callable[[Any, int], np.ndarray]:
         return lambda obj, nt: _diff.pair_values(obj, x, st, pi, pj, nt)
 
-    V, nfev = ev.run(kernel(steps), count=True)
+    V = ev.run(kernel(steps))
+    nfev = 2 * pi.shape[0]          # two points per pair, known without a counting pass
     H = _sparse.hessian_from_pairs(sym, V, f0, steps)
     if not full_output:
         return _finish_sparse(H, (None, nfev + 1, steps), False, "Hessian")
     half = _steps.representable(x, steps / 2)
-    V2, n2 = ev.run(kernel(half), count=True)
+    V2, n2 = ev.run(kernel(half)), 2 * pi.shape[0]
     H2 = _sparse.hessian_from_pairs(sym, V2, f0, half)
     rows = np.repeat(np.arange(sym.shape[0]), np.diff(np.asarray(H.indptr)))
     E = H.copy()

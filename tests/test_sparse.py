@@ -706,3 +706,15 @@ def test_adaptive_hessian_bad_input_named():
         hessian(rosen, np.ones(3), grad=rosen_der, h="adaptive", sparsity=np.eye(3))
     with pytest.raises(ValueError, match="`h='adaptive'`"):
         hessian(rosen, np.ones(3), h="adaptive", bounds=(1.0, 2.0))
+
+
+def test_sparse_hessian_nfev_is_the_number_of_calls():
+    n = 15
+    x = point(n, 22)
+    for kw in ({}, {"grad": rosen_der}):
+        c = Counter(rosen_der if kw else rosen)
+        if kw:
+            res = hessian(rosen, x, grad=c, sparsity=tridiag_pattern(n), full_output=True)
+        else:
+            res = hessian(c, x, sparsity=tridiag_pattern(n), full_output=True)
+        assert res.nfev == c.calls
