@@ -533,7 +533,14 @@ def _sparse_first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str,
 
 
 def _finish_sparse(values: Any, extra: tuple, full_output: bool, what: str) -> Any:
-    _warn_nonfinite(values.data, what)
+    data = values.data
+    if not math.isfinite(data.sum()):
+        bad = ~np.isfinite(data)
+        cols = sorted(set(int(i) for i in np.asarray(values.indices)[bad]))
+        if cols:
+            warnings.warn(f"f returned non-finite values: the {what} is not finite in "
+                          f"columns {cols[:20]}{' ...' if len(cols) > 20 else ''}",
+                          RuntimeWarning, stacklevel=3)
     if not full_output:
         return values
     error, nfev, steps = extra

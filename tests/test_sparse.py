@@ -718,3 +718,19 @@ def test_sparse_hessian_nfev_is_the_number_of_calls():
         else:
             res = hessian(c, x, sparsity=tridiag_pattern(n), full_output=True)
         assert res.nfev == c.calls
+
+
+def test_sparse_nonfinite_warning_names_columns():
+    n = 8
+    x = point(n, 23)
+    jacobian(banded_F, x, sparsity=tridiag_pattern(n))   # finite: no warning needed
+
+    def F(v):
+        out = banded_F(v)
+        if v[5] != x[5]:
+            out[4] = np.nan
+        return out
+
+    with pytest.warns(RuntimeWarning, match=r"columns \[5\]"):
+        J = jacobian(F, x, sparsity=tridiag_pattern(n))
+    assert np.isnan(J[4, 5]) and np.isfinite(J[4, 3])
