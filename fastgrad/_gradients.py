@@ -808,8 +808,16 @@ class _BoundedGradient:
         self.f, self.bounds, self.vectorized, self.workers = f, bounds, vectorized, workers
 
     def __call__(self, z: np.ndarray, *args: Any) -> np.ndarray:
-        return numerical_gradient(self.f, z, args=args, vectorized=self.vectorized,
-                                  workers=self.workers, bounds=self.bounds)
+        # z is the kernel's fresh float64 point and the bounds were checked once by
+        # hessian: the stencil runs directly, without the public function's checks
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        n = z.shape[0]
+        ev = Evaluator(self.f, args, n, vectorized=self.vectorized, workers=self.workers)
+        values = _first(ev, z, _EPS64, None, "central", 2, np.arange(n, dtype=np.intp),
+                        self.bounds, False)[0]
+        grad = values[:, 0]
+        _warn_nonfinite(grad, "gradient")
+        return grad
 
 
 def check_gradient(f: Callable[..., float], grad: Callable[..., Any], x: ArrayLike, *,

@@ -734,3 +734,24 @@ def test_sparse_nonfinite_warning_names_columns():
     with pytest.warns(RuntimeWarning, match=r"columns \[5\]"):
         J = jacobian(F, x, sparsity=tridiag_pattern(n))
     assert np.isnan(J[4, 5]) and np.isfinite(J[4, 3])
+
+
+def test_hessian_at_a_bound_does_not_revalidate_per_gradient(monkeypatch):
+    """The one-sided Hessian at a bound differentiates the bounded gradient through the
+    stencil directly, not through the public numerical_gradient (2n full re-checks)."""
+    import fastgrad._gradients as G
+
+    n = 6
+    x = point(n, 24)
+    lb = np.full(n, -np.inf)
+    lb[2] = x[2]
+    before = hessian(rosen, x, bounds=(lb, np.inf))
+    assert rel_err(before, rosen_hess(x)) < 1e-5
+
+    def forbidden(*a, **k):
+        raise AssertionError("public numerical_gradient called")
+
+    monkeypatch.setattr(G, "numerical_gradient", forbidden)
+    assert_array_equal(hessian(rosen, x, bounds=(lb, np.inf)), before)
+    Hs = hessian(rosen, x, bounds=(lb, np.inf), sparsity=tridiag_pattern(n))
+    assert sparse_rel_err(Hs, rosen_hess_banded(x)) < 1e-5
