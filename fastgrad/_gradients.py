@@ -5,6 +5,10 @@ Each function checks its inputs once (``fastgrad._validation``), takes its steps
 ``fastgrad._steps``, wraps f in the evaluation mode asked for (``fastgrad._modes``:
 Python, native C, vectorized, threads, processes, cluster executors) and runs one
 kernel of ``fastgrad._diff``.  No loop over coordinates runs in Python.
+
+With ``sparsity=``, ``jacobian`` and ``hessian`` take a colouring (``fastgrad._sparse``,
+compiled in ``fastgrad._coloring``), run the same stencil kernel on perturbation groups
+(one group per colour) and recover the pattern's entries into a csr_array.
 """
 from __future__ import annotations
 
