@@ -22,7 +22,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTGRAD_DEBUG_CYTHON", "0") not in ("", "0")
-MODULES = ["_diff", "_linear", "_openmp"]
+MODULES = ["_coloring", "_diff", "_linear", "_openmp"]
 
 
 def _openmp_flags():

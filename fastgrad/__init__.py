@@ -31,6 +31,7 @@ from ._losses import (
 )
 from ._optimize import NewtonResult, gradient_of, hessian_of, newton
 from ._results import DerivativeResult, DescentResult, FitResult, GradientCheck
+from ._sparse import Coloring, coloring, detect_sparsity
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,6 @@ __all__ = [
     "logistic_gradient", "clip_by_norm", "fit_linear_regression", "fit_logistic_regression",
     "gradient_descent", "gradient_of", "hessian_of", "newton", "plot",
     "GradientCheck", "FitResult", "DescentResult", "DerivativeResult", "NewtonResult",
+    "coloring", "Coloring", "detect_sparsity",
     "__version__",
 ]

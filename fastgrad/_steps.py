@@ -267,3 +267,25 @@ def complex_steps(x: np.ndarray, h: Any) -> np.ndarray:
     if h is None:
         return 1e-20 * step_scale(x)
     return check_step(h, x.shape[0])
+
+
+#: Adaptive Hessian from f: the cross stencil at steps h_l = HESS_ADAPTIVE_START *
+#: max(1, |x_i|) / HESS_ADAPTIVE_RATIO**l, l < HESS_ADAPTIVE_LEVELS, then Richardson
+#: extrapolation across levels (the stencil's error is a series in h**2).
+HESS_ADAPTIVE_START, HESS_ADAPTIVE_RATIO, HESS_ADAPTIVE_LEVELS = 0.1, 2.0, 14
+
+
+def adaptive_hessian_steps(x: np.ndarray, level: int,
+                           bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Representable steps of level ``level`` of the adaptive Hessian.  With bounds the
+    first level is shrunk to the room on the narrower side (x +- h must stay inside);
+    ValueError when a coordinate has no room at all."""
+    h0 = HESS_ADAPTIVE_START * np.maximum(1.0, np.abs(x))
+    if bounds is not None:
+        room = np.minimum(bounds[1] - x, x - bounds[0])
+        if np.any(room <= 0):
+            raise ValueError("`h='adaptive'` needs room on both sides of x within `bounds`; "
+                             "none at coordinates "
+                             f"{np.flatnonzero(room <= 0)[:10].tolist()}")
+        h0 = np.minimum(h0, 0.5 * room)
+    return representable(x, h0 / HESS_ADAPTIVE_RATIO ** level)

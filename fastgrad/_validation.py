@@ -394,3 +394,42 @@ def check_descent_options(lr: Any, epochs: Any, max_norm: Any, tol: Any,
     if callback is not None:
         check_callable(callback, "callback")
     return lr, epochs, max_norm, tol
+def as_pattern(pattern: Any, name: str, shape: tuple[int, int] | None = None) -> Any:
+    """A sparsity pattern (boolean or 0/1 array-like, or any scipy.sparse matrix or array)
+    as a boolean ``scipy.sparse.csr_array`` with sorted indices and no explicit zeros;
+    ``shape`` (when given) is the shape it must have."""
+    import scipy.sparse as sp
+
+    if sp.issparse(pattern):
+        csr = sp.csr_array(pattern, copy=True)
+        data = csr.data
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"`{name}` must hold booleans or 0/1, got dtype {data.dtype}")
+    else:
+        if isinstance(pattern, (str, bytes)) or pattern is None:
+            raise TypeError(f"`{name}` must be a boolean array-like or a scipy.sparse "
+                            f"matrix, got {type(pattern).__name__}")
+        try:
+            arr = np.asarray(pattern)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"`{name}` must be a 2-D boolean array: {exc}") from None
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"`{name}` must hold booleans or 0/1, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"`{name}` must be 2-D, got shape {arr.shape}")
+        data = arr
+        csr = None
+    if data.dtype.kind != "b" and data.size and not np.all((data == 0) | (data == 1)):
+        raise ValueError(f"`{name}` must hold booleans or 0/1 values only")
+    if csr is None:
+        csr = sp.csr_array(np.asarray(data, dtype=bool))
+    if len(csr.shape) != 2 or 0 in csr.shape:
+        raise ValueError(f"`{name}` must have a non-empty 2-D shape, got {csr.shape}")
+    if shape is not None and tuple(csr.shape) != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}, got {tuple(csr.shape)}")
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    csr = sp.csr_array((np.ones(csr.nnz, dtype=bool), csr.indices.astype(np.intp),
+                        csr.indptr.astype(np.intp)), shape=csr.shape)
+    csr.has_sorted_indices = True
+    return csr

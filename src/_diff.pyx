@@ -4,8 +4,9 @@ Called only by fastgrad's Python modules, which have already checked every input
 steps (``fastgrad._steps``) and made a private float64 copy of ``x``.
 
 Layer 1, per-point helpers (``noexcept nogil``): ``evaluate`` (one call of f),
-``fd_coord`` (one stencil along one coordinate), ``hess_row`` (one row of the
-Hessian), ``combine``.
+``fd_group`` (one stencil along one coordinate, or along a group of coordinates moved
+together), ``hess_row`` (one row of the dense Hessian), ``pair_point`` (the points of
+the sparse Hessian from f).
 Layer 2, kernels: ``fd_serial`` / ``fd_parallel`` and ``hess_serial`` / ``hess_parallel``
 are plain loops over coordinates that call the same layer-1 helpers, so a serial and a
 threaded run compute every entry with the same floating-point operations.
@@ -30,9 +31,24 @@ from _diff_types cimport *
 
 cnp.import_array()
 
-cdef extern from "numpy/ndarraytypes.h":
-    ctypedef struct _ArrayFields "PyArrayObject_fields":
-        PyObject *weakreflist
+cdef extern from "Python.h":
+    # The documented type slot: where an instance keeps the head of its list of weak
+    # references (0 when the type has none, negative for a managed list).
+    ctypedef struct _TypeSlots "PyTypeObject":
+        Py_ssize_t tp_weaklistoffset
+    _TypeSlots *_type_of "Py_TYPE"(object o)
+
+
+cdef inline bint _no_weakrefs(object a) noexcept:
+    """a has no weak references, as far as its type's documented weak-list slot tells;
+    False whenever that cannot be decided (a managed list): the caller then gives up
+    reusing a."""
+    cdef Py_ssize_t off = _type_of(a).tp_weaklistoffset
+    if off == 0:
+        return True         # the type takes no weak references at all
+    if off < 0:
+        return False
+    return (<PyObject **>((<char *><PyObject *>a) + off))[0] == NULL
 
 # --------------------------------------------------------------------------- stencils
 cdef Stencil STENCILS[N_STENCILS]
@@ -261,7 +277,7 @@ cdef inline bint _untouched(cnp.ndarray a, cnp.npy_intp n) noexcept:
             and cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_ISNOTSWAPPED(a)
             and cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_WRITEABLE
                                      | cnp.NPY_ARRAY_OWNDATA | cnp.NPY_ARRAY_ALIGNED)
-            and (<_ArrayFields *>a).weakreflist == NULL)
+            and _no_weakrefs(a))
 
 
 cdef int _py_evaluate(PyObjective po, const double *x, double *out) noexcept:
@@ -358,11 +374,28 @@ cdef inline double monotonic() noexcept nogil:
 
 
 # --------------------------------------------------------------------------- layer 1
-cdef inline int fd_coord(Objective *obj, double *xbuf, double *fv, const double *f0,
-                         Py_ssize_t i, double step, const Stencil *s,
+cdef inline void _move(double *xbuf, const Py_ssize_t *members, Py_ssize_t nmem,
+                       double xi, const double *x0, const double *h,
+                       double offset) noexcept nogil:
+    """Set the group's coordinates to x + offset * h (offset 0: restore them)."""
+    cdef Py_ssize_t t, i
+    if nmem == 1:
+        xbuf[members[0]] = xi + offset * h[members[0]] if offset != 0.0 else xi
+        return
+    for t in range(nmem):
+        i = members[t]
+        xbuf[i] = x0[i] + offset * h[i] if offset != 0.0 else x0[i]
+
+
+cdef inline int fd_group(Objective *obj, double *xbuf, double *fv, const double *f0,
+                         const Py_ssize_t *members, Py_ssize_t nmem, const double *x0,
+                         const double *h, double scale, const Stencil *s,
                          double *out) noexcept nogil:
-    """d f / d x_i into out[0:m] with stencil s and step `step`; xbuf restored on return."""
-    cdef double xi = xbuf[i]
+    """sum_j weight_j f(x + offset_j * d) / scale into out[0:m], d = sum_i h[i] e_i over
+    the nmem coordinates `members` moved together (x0: their unperturbed values, needed
+    when nmem > 1).  One coordinate i with scale h[i]: d f / d x_i.  xbuf is restored on
+    return."""
+    cdef double xi = xbuf[members[0]]
     cdef double w, acc = 0.0
     cdef int j, status
     cdef Py_ssize_t k, m = obj.m
@@ -372,14 +405,14 @@ cdef inline int fd_coord(Objective *obj, double *xbuf, double *fv, const double 
             if s.offset[j] == 0.0:
                 acc += s.weight[j] * f0[0]
                 continue
-            xbuf[i] = xi + s.offset[j] * step
+            _move(xbuf, members, nmem, xi, x0, h, s.offset[j])
             status = evaluate(obj, xbuf, fv)
             if status != EVAL_OK:
-                xbuf[i] = xi
+                _move(xbuf, members, nmem, xi, x0, h, 0.0)
                 return status
             acc += s.weight[j] * fv[0]
-        xbuf[i] = xi
-        out[0] = acc / step
+        _move(xbuf, members, nmem, xi, x0, h, 0.0)
+        out[0] = acc / scale
         return EVAL_OK
     for k in range(m):
         out[k] = 0.0
@@ -389,16 +422,16 @@ cdef inline int fd_coord(Objective *obj, double *xbuf, double *fv, const double 
             for k in range(m):
                 out[k] += w * f0[k]
             continue
-        xbuf[i] = xi + s.offset[j] * step
+        _move(xbuf, members, nmem, xi, x0, h, s.offset[j])
         status = evaluate(obj, xbuf, fv)
         if status != EVAL_OK:
-            xbuf[i] = xi
+            _move(xbuf, members, nmem, xi, x0, h, 0.0)
             return status
         for k in range(m):
             out[k] += w * fv[k]
-    xbuf[i] = xi
+    _move(xbuf, members, nmem, xi, x0, h, 0.0)
     for k in range(m):
-        out[k] /= step
+        out[k] /= scale
     return EVAL_OK
 
 
@@ -445,13 +478,44 @@ cdef inline int hess_row(Objective *obj, double *xbuf, double f0, Py_ssize_t i,
     return EVAL_OK
 
 
+cdef inline int pair_point(Objective *obj, double *xbuf, Py_ssize_t i, Py_ssize_t j,
+                           const double *h, double *out) noexcept nogil:
+    """f(x + h_i e_i + h_j e_j) and f(x - h_i e_i - h_j e_j) into out[0:2] (j < 0: along
+    e_i alone); xbuf restored on return.  The points of the sparse Hessian from f."""
+    cdef double xi = xbuf[i], xj = 0.0
+    cdef int st
+    if j >= 0:
+        xj = xbuf[j]
+        xbuf[j] = xj + h[j]
+    xbuf[i] = xi + h[i]
+    st = evaluate(obj, xbuf, &out[0])
+    if st == EVAL_OK:
+        if j >= 0:
+            xbuf[j] = xj - h[j]
+        xbuf[i] = xi - h[i]
+        st = evaluate(obj, xbuf, &out[1])
+    xbuf[i] = xi
+    if j >= 0:
+        xbuf[j] = xj
+    return st
+
+
 # --------------------------------------------------------------------------- layer 2
 cdef inline int fd_one(Objective *obj, double *xbuf, double *fv, const FDPlan *p,
                        Py_ssize_t k) noexcept nogil:
-    """Entry k of the plan: derivative along coordinate coords[k] into out[k, :]."""
-    cdef Py_ssize_t i = k if p.coords == NULL else p.coords[k]
-    cdef int s = p.stencil if p.sid == NULL else p.sid[i]
-    return fd_coord(obj, xbuf, fv, p.f0, i, p.h[i], &STENCILS[s], &p.out[k * obj.m])
+    """Entry k of the plan into out[k, :]: the derivative along coordinate coords[k], or
+    group k's compressed column (see FDPlan)."""
+    cdef Py_ssize_t i
+    cdef int s
+    if p.gptr == NULL:
+        i = k if p.coords == NULL else p.coords[k]
+        s = p.stencil if p.sid == NULL else p.sid[i]
+        return fd_group(obj, xbuf, fv, p.f0, &i, 1, p.x0, p.h, p.h[i], &STENCILS[s],
+                        &p.out[k * obj.m])
+    i = p.coords[p.gptr[k]]
+    s = p.stencil if p.sid == NULL else p.sid[i]
+    return fd_group(obj, xbuf, fv, p.f0, &p.coords[p.gptr[k]], p.gptr[k + 1] - p.gptr[k],
+                    p.x0, p.h, 1.0, &STENCILS[s], &p.out[k * obj.m])
 
 
 cdef int fd_serial(Objective *obj, double *xbuf, double *fv, const FDPlan *p) noexcept nogil:
@@ -570,6 +634,50 @@ cdef int hess_parallel(Objective *obj, const double[::1] x0, double f0, const do
     return status
 
 
+cdef int pairs_serial(Objective *obj, double *xbuf, const double *h, const Py_ssize_t *pi,
+                      const Py_ssize_t *pj, Py_ssize_t npairs, double *out) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef int st
+    cdef bint native = obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER
+    for k in range(npairs):
+        st = pair_point(obj, xbuf, pi[k], pj[k], h, &out[2 * k])
+        if st != EVAL_OK:
+            return st
+        if native and (k + 1) % SIGNAL_CHECK_EVERY == 0:
+            st = check_signals(obj)
+            if st != EVAL_OK:
+                return st
+    return EVAL_OK
+
+
+cdef int pairs_parallel(Objective *obj, const double *x0, const double *h,
+                        const Py_ssize_t *pi, const Py_ssize_t *pj, Py_ssize_t npairs,
+                        double *out, int nthreads) noexcept nogil:
+    """pairs_serial over threads, each perturbing its own copy of x (native f only)."""
+    cdef int status = EVAL_OK
+    cdef int *pstatus = &status
+    cdef Py_ssize_t n = obj.n, k
+    cdef double *xbuf
+    cdef int st
+    with parallel(num_threads=nthreads):
+        xbuf = <double *>malloc(n * sizeof(double))
+        if xbuf != NULL:
+            memcpy(xbuf, x0, n * sizeof(double))
+        for k in prange(npairs, schedule="static"):
+            if pstatus[0] != EVAL_OK:
+                continue
+            if xbuf == NULL:
+                pstatus[0] = EVAL_NOMEM
+                continue
+            st = pair_point(obj, xbuf, pi[k], pj[k], h, &out[2 * k])
+            if st == EVAL_OK and threadid() == 0 and (k + 1) % SIGNAL_CHECK_EVERY == 0:
+                st = check_signals(obj)
+            if st != EVAL_OK:
+                pstatus[0] = st
+        free(xbuf)
+    return status
+
+
 # --------------------------------------------------------------------------- layer 3
 cdef _raise_status(int status, objective):
     if status == EVAL_OK:
@@ -612,7 +720,7 @@ def evaluate_at(objective, double[::1] x):
 
 def finite_differences(objective, double[::1] x, const double[::1] h,
                        const Py_ssize_t[::1] coords, const signed char[::1] sid,
-                       f0=None, int nthreads=1):
+                       f0=None, int nthreads=1, groups=None):
     """First derivatives along the coordinates ``coords``: an array (len(coords), m).
 
     Parameters
@@ -624,22 +732,53 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
     sid : int8 array (n,), the stencil id of each coordinate.
     f0 : float64 array (m,) or None, f(x); required when a stencil uses the centre.
     nthreads : int, threads over coordinates (native objectives only).
+    groups : intp array (k + 1,) or None.  Given: coords holds k perturbation groups,
+        group g being coords[groups[g]:groups[g+1]] (one stencil: that of its first
+        coordinate), and the result (k, m) holds the compressed columns
+        ``sum_j w_j f(x + offset_j * sum_{i in g} h_i e_i)``, not divided by the steps.
     """
     cdef Objective *obj = _objective_ptr(objective)
     cdef Objective local
-    out = np.empty((coords.shape[0], obj.m), dtype=np.float64)
+    cdef Py_ssize_t[::1] gp
+    cdef Py_ssize_t ngroups = coords.shape[0], k, t, n = x.shape[0]
+    cdef double[::1] x0
+    if groups is not None:
+        gp = groups
+        ngroups = gp.shape[0] - 1
+        if ngroups < 0 or gp[0] != 0 or gp[ngroups] != coords.shape[0]:
+            raise ValueError("internal error: bad perturbation groups")
+        for k in range(ngroups):
+            if gp[k + 1] <= gp[k]:
+                raise ValueError("internal error: an empty perturbation group")
+            for t in range(gp[k] + 1, gp[k + 1]):
+                if sid[coords[t]] != sid[coords[gp[k]]]:
+                    raise ValueError("internal error: one group, several stencils")
+    out = np.empty((ngroups, obj.m), dtype=np.float64)
     cdef double[:, ::1] o = out
     cdef double[::1] f0v
     cdef double[::1] fv = np.empty(obj.m, dtype=np.float64)
     cdef FDPlan plan
     cdef int st
-    cdef Py_ssize_t k
-    if coords.shape[0] == 0:
+    if ngroups == 0:
         return out
-    if h.shape[0] != x.shape[0] or sid.shape[0] != x.shape[0]:
+    if h.shape[0] != n or sid.shape[0] != n:
         raise ValueError("internal error: h and sid must have x's length")
-    plan.ncoords = coords.shape[0]
+    # checked whether or not f0 is given: the kernel trusts these indices
+    for k in range(coords.shape[0]):
+        if not (0 <= coords[k] < n):
+            raise ValueError("internal error: coordinate out of range")
+        if not (0 <= sid[coords[k]] < N_STENCILS):
+            raise ValueError("internal error: unknown stencil id")
+        if f0 is None and STENCIL_USES_CENTER[sid[coords[k]]]:
+            raise ValueError("internal error: a one-sided stencil needs f(x)")
+    plan.ncoords = ngroups
     plan.coords = &coords[0]
+    plan.gptr = NULL
+    plan.x0 = NULL
+    if groups is not None:
+        plan.gptr = &gp[0]
+        x0 = np.array(x)          # pristine: x itself is perturbed by the serial kernel
+        plan.x0 = &x0[0]
     plan.h = &h[0]
     plan.sid = &sid[0]
     plan.stencil = 0
@@ -650,12 +789,6 @@ def finite_differences(objective, double[::1] x, const double[::1] h,
         if f0v.shape[0] != obj.m:
             raise ValueError("internal error: f0 has the wrong length")
         plan.f0 = &f0v[0]
-    else:
-        for k in range(coords.shape[0]):
-            if not (0 <= coords[k] < x.shape[0]):
-                raise ValueError("internal error: coordinate out of range")
-            if STENCIL_USES_CENTER[sid[coords[k]]]:
-                raise ValueError("internal error: a one-sided stencil needs f(x)")
     if obj.kind == OBJ_PYTHON:
         st = fd_serial(obj, &x[0], &fv[0], &plan)
     elif obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER:
@@ -736,6 +869,8 @@ def default_gradient(f, tuple args, x, int stencil, double rel, int nthreads=1):
     steps = cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
     plan.ncoords = n
     plan.coords = NULL
+    plan.gptr = NULL
+    plan.x0 = NULL
     plan.h = <double *>cnp.PyArray_DATA(steps)
     plan.sid = NULL
     plan.stencil = stencil
@@ -790,31 +925,64 @@ def hessian_from_f(objective, double[::1] x, const double[::1] h, double f0,
     return out
 
 
+def pair_values(objective, double[::1] x, const double[::1] h, const Py_ssize_t[::1] pi,
+                const Py_ssize_t[::1] pj, int nthreads=1):
+    """f at x + (h_i e_i + h_j e_j) and at x - (h_i e_i + h_j e_j) for each pair
+    (pi[k], pj[k]) (pj[k] < 0: along e_i alone): an array (len(pi), 2), scalar f only."""
+    cdef Objective *obj = _objective_ptr(objective)
+    cdef Objective local
+    cdef Py_ssize_t n = x.shape[0], npairs = pi.shape[0], k
+    out = np.empty((npairs, 2), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    cdef int st
+    if obj.m != 1:
+        raise ValueError("internal error: second differences need a scalar f")
+    if pj.shape[0] != npairs or h.shape[0] != n:
+        raise ValueError("internal error: pairs and steps do not match")
+    for k in range(npairs):
+        if not (0 <= pi[k] < n) or not (pj[k] < n) or pj[k] == pi[k]:
+            raise ValueError("internal error: coordinate pair out of range")
+    if npairs == 0:
+        return out
+    if obj.kind == OBJ_PYTHON:
+        st = pairs_serial(obj, &x[0], &h[0], &pi[0], &pj[0], npairs, &o[0, 0])
+    elif obj.kind == OBJ_NATIVE or obj.kind == OBJ_NATIVE_NOUSER:
+        local = obj[0]
+        local.n = <int>n
+        with nogil:
+            if nthreads > 1:
+                st = pairs_parallel(&local, &x[0], &h[0], &pi[0], &pj[0], npairs, &o[0, 0],
+                                    nthreads)
+            else:
+                st = pairs_serial(&local, &x[0], &h[0], &pi[0], &pj[0], npairs, &o[0, 0])
+    else:
+        with nogil:
+            st = pairs_serial(obj, &x[0], &h[0], &pi[0], &pj[0], npairs, &o[0, 0])
+    _raise_status(st, objective)
+    return out
+
+
 def directional(objective, const double[::1] x, const double[::1] direction, double step,
                 int stencil, f0=None):
-    """Derivative of f along ``direction`` with the given stencil and step."""
-    cdef Objective *obj = _objective_ptr(objective)
-    cdef const Stencil *s = &STENCILS[stencil]
-    cdef Py_ssize_t n = x.shape[0], k
-    cdef double[::1] xbuf = np.empty(n, dtype=np.float64)
-    cdef double fv, acc = 0.0
-    cdef int j, st = EVAL_OK
-    for j in range(s.npts):
-        if s.offset[j] == 0.0:
-            acc += s.weight[j] * <double>f0
-            continue
-        for k in range(n):
-            xbuf[k] = x[k] + (s.offset[j] * step) * direction[k]
-        if obj.kind == OBJ_PYTHON:
-            st = evaluate(obj, &xbuf[0], &fv)
-        else:
-            with nogil:
-                st = evaluate(obj, &xbuf[0], &fv)
-        if st != EVAL_OK:
-            break
-        acc += s.weight[j] * fv
-    _raise_status(st, objective)
-    return acc / step
+    """Derivatives of f's m values along ``direction`` (an array (m,)): the stencil
+    kernel on one perturbation group, the coordinates the direction moves, each by
+    ``step * direction[i]``.  f0 (f(x), m values) is needed by stencils that use it."""
+    cdef Py_ssize_t n = x.shape[0]
+    if direction.shape[0] != n:
+        raise ValueError("internal error: direction must have x's length")
+    if not (0 <= stencil < N_STENCILS):
+        raise ValueError("internal error: unknown stencil id")
+    d = np.asarray(direction)
+    coords = np.flatnonzero(d).astype(np.intp)
+    if coords.shape[0] == 0:
+        raise ValueError("internal error: a zero direction")
+    h = np.ascontiguousarray(step * d, dtype=np.float64)
+    sid = np.full(n, stencil, dtype=np.int8)
+    if f0 is not None:
+        f0 = np.ascontiguousarray(np.atleast_1d(np.asarray(f0, dtype=np.float64)))
+    groups = np.array([0, coords.shape[0]], dtype=np.intp)
+    out = finite_differences(objective, np.array(x), h, coords, sid, f0, 1, groups)
+    return out[0] / step
 
 
 def capsule_pointers(capsule):

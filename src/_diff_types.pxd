@@ -64,10 +64,18 @@ cdef enum:
     N_STENCILS = 7
 
 
-# What a first-derivative kernel is asked to compute.
+# What a first-derivative kernel is asked to compute: a list of perturbation groups.
+# Group k moves the coordinates coords[gptr[k]:gptr[k+1]] together (each i by
+# offset * h[i]) with the stencil of its first coordinate, and stores
+# sum_j weight[j] * f(x + offset[j] * d_k) into out[k, :], d_k = sum h[i] e_i over the group
+# (a compressed column: the recovery divides by each coordinate's step).  With gptr NULL
+# every group is one coordinate and out[k, :] is the derivative itself (divided by h[i]):
+# the dense plan.
 cdef struct FDPlan:
-    Py_ssize_t ncoords
-    const Py_ssize_t *coords    # the coordinates to differentiate; NULL: coordinate k is k
+    Py_ssize_t ncoords          # number of groups (entries of out)
+    const Py_ssize_t *coords    # the coordinates of the groups; NULL: coordinate k is k
+    const Py_ssize_t *gptr      # group k is coords[gptr[k]:gptr[k+1]]; NULL: singletons
+    const double *x0            # an unperturbed copy of x (groups of several coordinates)
     const double *h             # representable step of every coordinate (length n)
     const signed char *sid      # stencil id of every coordinate; NULL: all use `stencil`
     int stencil

@@ -87,9 +87,9 @@ def test_docs_say_f_may_keep_its_array_not_that_each_call_gets_a_fresh_one():
     may keep (or write to) what it is given."""
     import pathlib
 
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(
-        encoding="utf-8")
-    texts = {"README.md": readme,
+    root = pathlib.Path(__file__).resolve().parents[1]
+    guarantees = (root / "docs" / "guide" / "guarantees.rst").read_text(encoding="utf-8")
+    texts = {"docs/guide/guarantees.rst": guarantees,
              "numerical_gradient": fastgrad.numerical_gradient.__doc__ or "",
              "fastgrad._modes": importlib.import_module("fastgrad._modes").__doc__ or "",
              "fastgrad._objectives": importlib.import_module("fastgrad._objectives").__doc__

@@ -1,0 +1,23 @@
+"""Type stubs of ``fastgrad._coloring``, the colourings and recoveries compiled from
+``src/_coloring.pyx``.  Index arrays are C-contiguous ``intp`` arrays."""
+import numpy as np
+import numpy.typing as npt
+
+def column_coloring(col_ptr: npt.NDArray[np.intp], col_rows: npt.NDArray[np.intp],
+                    row_ptr: npt.NDArray[np.intp], row_cols: npt.NDArray[np.intp],
+                    order: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]: ...
+def star_coloring(ptr: npt.NDArray[np.intp], idx: npt.NDArray[np.intp],
+                  order: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]: ...
+def acyclic_coloring(ptr: npt.NDArray[np.intp], idx: npt.NDArray[np.intp],
+                     order: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]: ...
+def recover_jacobian(D: npt.NDArray[np.float64], ptr: npt.NDArray[np.intp],
+                     idx: npt.NDArray[np.intp], group: npt.NDArray[np.intp],
+                     h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def transpose_positions(ptr: npt.NDArray[np.intp],
+                        idx: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]: ...
+def recover_star(D: npt.NDArray[np.float64], ptr: npt.NDArray[np.intp],
+                 idx: npt.NDArray[np.intp], group: npt.NDArray[np.intp],
+                 h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def recover_acyclic(D: npt.NDArray[np.float64], ptr: npt.NDArray[np.intp],
+                    idx: npt.NDArray[np.intp], color: npt.NDArray[np.intp],
+                    h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
