@@ -180,11 +180,21 @@ def _first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str, order:
     values, n1 = ev.run(kernel(steps), count=True)
     values2, n2 = ev.run(kernel(_steps.half_steps(x, steps)), count=True)
     assert f0 is not None  # evaluated above when full_output
-    p = _steps.STENCIL_ORDER[sid[coords]][:, None].astype(float)
-    trunc = np.abs(values - values2) * (2.0 ** p / (2.0 ** p - 1.0))
-    rounding = (8 * eps * _steps.STENCIL_WSUM[sid[coords]][:, None] * np.abs(f0)[None, :]
-                / steps[coords][:, None])
-    return values, 2.0 * trunc + rounding, nfev + n1 + n2, steps
+    s = sid[coords][:, None]
+    error = _error_estimate(values, values2, s, np.abs(f0)[None, :], steps[coords][:, None],
+                            eps)
+    return values, error, nfev + n1 + n2, steps
+
+
+def _error_estimate(v: np.ndarray, v_half: np.ndarray, sid: np.ndarray, f_scale: Any,
+                    steps: np.ndarray, eps: float) -> np.ndarray:
+    """Error estimate of first differences ``v`` (stencils ``sid``) from the same stencils
+    at half the steps: twice the Richardson truncation estimate plus f's rounding error
+    over the step (the stencil's sum of |weights| times 8 eps |f|)."""
+    p = _steps.STENCIL_ORDER[sid].astype(float)
+    trunc = np.abs(v - v_half) * (2.0 ** p / (2.0 ** p - 1.0))
+    rounding = 8 * eps * _steps.STENCIL_WSUM[sid] * f_scale / steps
+    return 2.0 * trunc + rounding
 
 
 def _finish(values: np.ndarray, extra: tuple, full_output: bool, what: str) -> Any:
@@ -507,19 +517,16 @@ def _sparse_first(ev: Evaluator, x: np.ndarray, eps: float, h: Any, method: str,
     J = _sparse.recover(col, D, group, steps)
     if not full_output:
         return J, None, nfev + n1, steps
-    half = _steps.representable(x, steps / 2)
+    half = _steps.half_steps(x, steps)
     D2, n2 = ev.run(kernel(half), count=True)
     J2 = _sparse.recover(col, D2, group, half)
     assert f0 is not None
-    p = _ORDER[sid].astype(float)
     ptr = np.asarray(J.indptr)
     cols = np.asarray(J.indices)
     rows = np.repeat(np.arange(J.shape[0]), np.diff(ptr))
-    trunc = np.abs(J.data - J2.data) * (2.0 ** p[cols] / (2.0 ** p[cols] - 1.0))
     scale = np.abs(f0)[rows] if f0.shape[0] == J.shape[0] else np.abs(f0[0])
-    rounding = 8 * eps * _WSUM[sid[cols]] * scale / steps[cols]
     E = J.copy()
-    E.data = 2.0 * trunc + rounding
+    E.data = _error_estimate(J.data, J2.data, sid[cols], scale, steps[cols], eps)
     return J, E, nfev + n1 + n2, steps
 
 
@@ -804,7 +811,7 @@ class _BoundedGradient:
         z = np.ascontiguousarray(z, dtype=np.float64)
         n = z.shape[0]
         ev = Evaluator(self.f, args, n, vectorized=self.vectorized, workers=self.workers)
-        values = _first(ev, z, _EPS64, None, "central", 2, np.arange(n, dtype=np.intp),
+        values = _first(ev, z, EPS64, None, "central", 2, np.arange(n, dtype=np.intp),
                         self.bounds, False)[0]
         grad = values[:, 0]
         _warn_nonfinite(grad, "gradient")
