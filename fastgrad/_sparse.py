@@ -46,7 +46,9 @@ class Coloring:
     >>> from fastgrad import coloring
     >>> c = coloring(np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
     >>> c.n_colors, c.colors.tolist()
-    (2, [0, 1, 0, 1])
+    (2, [1, 0, 1, 0])
+    >>> bool(np.all(c.colors[:-1] != c.colors[1:]))  # neighbouring columns share a row
+    True
     """
 
     colors: np.ndarray
