@@ -673,7 +673,7 @@ def hessian(f: Callable[..., float], x: ArrayLike, h: ArrayLike | str | None = N
     if not full_output:
         return _finish(H, (None, nfev + 1, steps), False, "Hessian")
     H2, n2 = ev.run(kernel(_steps.half_steps(x, steps)), count=True)
-    E = 2.0 * np.abs(H - H2) * 4.0 / 3.0 + 16 * eps * abs(f0) / np.outer(steps, steps)
+    E = _steps.hessian_error(H, H2, eps, abs(f0), np.outer(steps, steps))
     return _finish(H, (E, nfev + n2 + 1, steps), True, "Hessian")
 
 
@@ -731,7 +731,8 @@ def _adaptive_hessian(f: Any, x: np.ndarray, eps: float, grad: Any, args: tuple,
             row.append(row[k - 1] + (row[k - 1] - tableau[k - 1]) / factor)
         tableau = row
         top = row[-1]
-        rounding = 16 * eps * (abs(f0) + np.abs(V).max()) / (st[rows] * st[cols])
+        rounding = _steps.hessian_rounding(eps, abs(f0) + np.abs(V).max(),
+                                           st[rows] * st[cols])
         if prev_best is not None and lev >= 2:
             change = np.abs(top - prev_best)
             err = 2.0 * change + rounding
@@ -793,8 +794,8 @@ def _sparse_hessian_f(ev: Evaluator, x: np.ndarray, eps: float, steps: np.ndarra
     H2 = _sparse.hessian_from_pairs(sym, V2, f0, half)
     rows = np.repeat(np.arange(sym.shape[0]), np.diff(np.asarray(H.indptr)))
     E = H.copy()
-    E.data = (2.0 * np.abs(H.data - H2.data) * 4.0 / 3.0
-              + 16 * eps * abs(f0) / (steps[rows] * steps[np.asarray(H.indices)]))
+    E.data = _steps.hessian_error(H.data, H2.data, eps, abs(f0),
+                                  steps[rows] * steps[np.asarray(H.indices)])
     return _finish_sparse(H, (E, nfev + n2 + 1, steps), True, "Hessian")
 
 

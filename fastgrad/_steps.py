@@ -24,7 +24,7 @@ from ._validation import EPS64, check_step
 __all__ = ["first_derivative_steps", "hessian_steps", "directional_step", "representable",
            "half_steps", "adaptive_steps", "one_coordinate_steps", "hessian_at_bound",
            "bounded_plan", "complex_steps", "STENCIL_ORDER", "STENCIL_WSUM",
-           "STENCIL_TRUNCATION"]
+           "STENCIL_TRUNCATION", "HESSIAN_ORDER", "hessian_error", "hessian_rounding"]
 
 
 def _stencil_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,6 +143,27 @@ def hessian_steps(x: np.ndarray, h: Any, eps: float) -> np.ndarray:
 
 
 _MIN_SECOND_STEP = float(np.sqrt(np.finfo(np.float64).tiny)) * 2.0
+
+#: The second differences of a Hessian from f (the 3-point diagonal and the 4-point
+#: cross stencil over h_i h_j) have an error series in h**2, and the rounding of f's
+#: values adds at most HESSIAN_ROUNDING * EPS * |f| / (h_i h_j) (sum of |weights| 4 of
+#: the diagonal stencil, times the factor 4 the first-derivative rule uses for the
+#: rounding of x + h itself).
+HESSIAN_ORDER = 2
+HESSIAN_ROUNDING = 16.0
+
+
+def hessian_rounding(eps: float, f_scale: Any, hihj: Any) -> Any:
+    """Rounding error of second differences of f over steps whose product is ``hihj``."""
+    return HESSIAN_ROUNDING * eps * f_scale / hihj
+
+
+def hessian_error(H: Any, H_half: Any, eps: float, f_scale: float, hihj: Any) -> Any:
+    """Error estimate of second differences ``H`` from the same entries at half the steps:
+    twice the Richardson truncation estimate (order ``HESSIAN_ORDER``, halved steps) plus
+    the rounding of f's values over h_i h_j."""
+    factor = 2.0 ** HESSIAN_ORDER / (2.0 ** HESSIAN_ORDER - 1.0)
+    return 2.0 * np.abs(H - H_half) * factor + hessian_rounding(eps, f_scale, hihj)
 
 
 def directional_step(x: np.ndarray, direction: np.ndarray, h: Any, eps: float,
