@@ -614,38 +614,44 @@ cdef inline bint _plain(a, int ndim, int typenum):
 
 
 def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
-    """The common case of the one-output loss functions, checked and computed in one
-    compiled call.
+    """The common case of the loss functions, checked and computed in one compiled call.
 
-    X a C-contiguous float64/float32 2-D array, y and w C-contiguous 1-D arrays of the
-    same dtype and matching lengths, b a Python float or int, no sample weights.  Checks
-    what a pass over X does not: w finite, logistic y in [0, 1].  Returns None when the
-    input is anything else, or when the result is not finite, so that the general path
-    checks everything and says what is wrong.  ``nthreads`` comes from
-    ``fastgrad._threads``.
+    X a C-contiguous float64/float32 2-D array and no sample weights; for the
+    one-output losses y and w C-contiguous 1-D arrays of X's dtype and matching lengths
+    and b a Python float or int; for the softmax loss y C-contiguous int64 labels, w a
+    C-contiguous (d, k) array of X's dtype with k >= 2, b None or a C-contiguous (k,)
+    float64 array.  Checks what a pass over X does not: w and b finite, logistic y in
+    [0, 1], softmax labels in 0..k-1.  Returns None when the input is anything else, or
+    when the result is not finite, so that the general path checks everything and says
+    what is wrong.  ``nthreads`` comes from ``fastgrad._threads``.  The gradient comes
+    back as for ``loss_grad``: dw shaped like w in X's dtype, db a float (one output) or
+    a (k,) float64 array (softmax).
     """
     cdef int t, lid = _loss_id(loss)
-    cdef Py_ssize_t i, n, d
-    cdef double bb
-    if lid == LOSS_SOFTMAX:
+    cdef Py_ssize_t i, n, d, k = 1
+    cdef double bb = 0.0
+    if not cnp.PyArray_Check(X):
         return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray>X)
+    if not ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and _plain(X, 2, t)):
+        return None
+    n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
+    d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
+    if not (isfinite(l2) and l2 >= 0):
+        return None
+    if lid == LOSS_SOFTMAX:
+        return _softmax_fast(X, y, w, b, t, n, d, l2, want_grad, nthreads)
     if type(b) is float:
         bb = b
     elif type(b) is int and -2**53 <= b <= 2**53:
         bb = <double>b
     else:
         return None
-    if not cnp.PyArray_Check(X):
+    if not (_plain(y, 1, t) and _plain(w, 1, t)):
         return None
-    t = cnp.PyArray_TYPE(<cnp.ndarray>X)
-    if not ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and _plain(X, 2, t)
-            and _plain(y, 1, t) and _plain(w, 1, t)):
-        return None
-    n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
-    d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
     if cnp.PyArray_DIM(<cnp.ndarray>y, 0) != n or cnp.PyArray_DIM(<cnp.ndarray>w, 0) != d:
         return None
-    if not (isfinite(bb) and isfinite(l2) and l2 >= 0):
+    if not isfinite(bb):
         return None
     cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>w)
@@ -658,19 +664,75 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
             ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
     if not ok:
         return None
-    y2 = y.reshape(n, 1)
-    cdef const double[::1] bvec = np.array([bb])
+    return _fast_run(lid, X, y.reshape(n, 1), w, np.array([bb]), t, n, d, 1, l2, want_grad,
+                     nthreads, True)
+
+
+cdef object _softmax_fast(X, y, W, b, int t, Py_ssize_t n, Py_ssize_t d, double l2,
+                          bint want_grad, int nthreads):
+    """``loss_grad_fast`` for the softmax loss with int64 labels (see there)."""
+    cdef Py_ssize_t k, i
+    if not (_plain(W, 2, t) and cnp.PyArray_DIM(<cnp.ndarray>W, 0) == d
+            and _plain(y, 1, cnp.NPY_INT64) and cnp.PyArray_DIM(<cnp.ndarray>y, 0) == n):
+        return None
+    k = cnp.PyArray_DIM(<cnp.ndarray>W, 1)
+    if k < 2:
+        return None
+    if b is None:
+        b = np.zeros(k)
+    elif not (_plain(b, 1, cnp.NPY_DOUBLE) and cnp.PyArray_DIM(<cnp.ndarray>b, 0) == k):
+        return None
+    labels = np.empty(n, dtype=np.float64 if t == cnp.NPY_DOUBLE else np.float32)
+    cdef const long long *py = <const long long *>cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef void *pl = cnp.PyArray_DATA(<cnp.ndarray>labels)
+    cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>W)
+    cdef const double *pb = <const double *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    cdef bint ok = True
+    with nogil:
+        for i in range(n):
+            ok = ok and 0 <= py[i] < k
+        for i in range(k):
+            ok = ok and isfinite(pb[i])
+        if ok:
+            if t == cnp.NPY_DOUBLE:
+                ok = _labels_and_finite(py, n, <double *>pl, <const double *>pw, d * k)
+            else:
+                ok = _labels_and_finite(py, n, <float *>pl, <const float *>pw, d * k)
+    if not ok:
+        return None
+    return _fast_run(LOSS_SOFTMAX, X, labels.reshape(n, 1), W.reshape(-1), b, t, n, d, k,
+                     l2, want_grad, nthreads, False)
+
+
+cdef bint _labels_and_finite(const long long *y, Py_ssize_t n, floating *out,
+                             const floating *w, Py_ssize_t p) noexcept nogil:
+    """out[i] = y[i] as a float; returns whether w[0:p] is finite."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    for i in range(n):
+        out[i] = <floating>y[i]
+    for i in range(p):
+        ok = ok and isfinite(w[i])
+    return ok
+
+
+cdef object _fast_run(int lid, X, y2, wflat, b, int t, Py_ssize_t n, Py_ssize_t d,
+                      Py_ssize_t k, double l2, bint want_grad, int nthreads, bint scalar_b):
+    """Run the checked fast case; None when the result is not finite."""
     if t == cnp.NPY_DOUBLE:
-        r = _loss_grad_run[double](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+        r = _loss_grad_run[double](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                    nthreads)
     else:
-        r = _loss_grad_run[float](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+        r = _loss_grad_run[float](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                   nthreads)
     if not r[3]:
         return None
     if not want_grad:
         return r
-    return r[0], r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32), float(r[2][0]), True
+    dw = r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32)
+    if k > 1:
+        dw = dw.reshape(d, k)
+    return r[0], dw, float(r[2][0]) if scalar_b else r[2], True
 
 
 cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,
