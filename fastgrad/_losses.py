@@ -485,7 +485,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
             "or scale the features (e.g. standardize X). The last finite parameters are returned.",
             RuntimeWarning, stacklevel=3)
     return FitResult(w=w, b=b_out if k > 1 else float(b_out), loss_history=history,
-                     n_epochs=int(n_done), converged=status == "converged", grad_norm=float(gnorm), status=status)
+                     n_epochs=int(n_done), converged=status == "converged",
+                     grad_norm=float(gnorm), status=status)
 
 
 _FIT_DOC = """
