@@ -52,11 +52,12 @@ cdef enum:
 
 # Rows per block: a block holds about BLOCK_ELEMS elements of X (64 KiB of float64),
 # so the second use of a row (the gradient update) finds it in L1/L2 cache.  With K > 1
-# outputs, a block holds about GEMM_ELEMS multiply-adds per gemm (rows * d * K), few
-# enough that BLAS runs each gemm on the calling thread.
+# outputs, up to four times that (fewer, larger gemm calls: each packs its operands),
+# and at most GEMM_ELEMS multiply-adds per gemm (rows * d * K): half of OpenBLAS's
+# threshold for threading a gemm (65536 * 4), so each gemm runs on the calling thread.
 cdef enum:
     BLOCK_ELEMS = 8192
-    GEMM_ELEMS = 32768
+    GEMM_ELEMS = 131072
 
 LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
@@ -406,7 +407,7 @@ cdef Py_ssize_t _block_rows(Py_ssize_t d, Py_ssize_t k) noexcept:
     """Rows per block of a pass over an (n, d) X with k outputs."""
     if k <= 1:
         return max(1, BLOCK_ELEMS // max(d, 1))
-    return max(1, min(BLOCK_ELEMS // max(d, 1), GEMM_ELEMS // (max(d, 1) * k)))
+    return max(1, min(4 * BLOCK_ELEMS // max(d, 1), GEMM_ELEMS // (max(d, 1) * k)))
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t d, Py_ssize_t k=1):

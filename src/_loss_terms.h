@@ -270,6 +270,30 @@ FG_INLINE double fg_lane_sum(const double *lanes)
         return loss;                                                              \
     }
 
+/* The row loop of the softmax terms for one element type T, with LABELS (y holds class
+ * labels) and WANT_LOSS constants, so that fg_softmax_row is compiled without either
+ * branch. */
+#define FG_SOFTMAX_LOOP(T, LABELS, WANT_LOSS)                                     \
+    for (i = 0; i < rows; i++) {                                                  \
+        T *Zi = Z + i * K;                                                        \
+        double w = sw == NULL ? 1.0 : (double)sw[i], t;                           \
+        for (k = 0; k < K; k++)                                                   \
+            zr[k] = (double)Zi[k] + b[k];                                         \
+        if (LABELS) {                                                             \
+            t = fg_softmax_row(zr, K, (long)y[i], NULL, WANT_LOSS);               \
+        } else {                                                                  \
+            for (k = 0; k < K; k++)                                               \
+                yr[k] = (double)y[i * K + k];                                     \
+            t = fg_softmax_row(zr, K, 0, yr, WANT_LOSS);                          \
+        }                                                                         \
+        loss += w * t;                                                            \
+        for (k = 0; k < K; k++) {                                                 \
+            double g = w * zr[k];                                                 \
+            gsum[k] += g;                                                         \
+            Zi[k] = (T)g;                                                         \
+        }                                                                         \
+    }
+
 /* Z[0:rows*K] the scores (rows, K) without the intercepts b[0:K]; y[0:rows*ycols] the
  * labels (ycols 1) or probabilities (ycols K); sw[0:rows] or NULL; gsum[0:K]; buf holds
  * 2 K doubles.  Sums run row by row. */
@@ -281,24 +305,12 @@ FG_INLINE double fg_lane_sum(const double *lanes)
     {                                                                             \
         double loss = 0.0, *zr = buf, *yr = buf + K;                              \
         long i, k;                                                                \
-        for (i = 0; i < rows; i++) {                                              \
-            T *Zi = Z + i * K;                                                    \
-            double w = sw == NULL ? 1.0 : (double)sw[i], t;                       \
-            for (k = 0; k < K; k++)                                               \
-                zr[k] = (double)Zi[k] + b[k];                                     \
-            if (ycols == 1) {                                                     \
-                t = fg_softmax_row(zr, K, (long)y[i], NULL, want_loss);           \
-            } else {                                                              \
-                for (k = 0; k < K; k++)                                           \
-                    yr[k] = (double)y[i * ycols + k];                             \
-                t = fg_softmax_row(zr, K, 0, yr, want_loss);                      \
-            }                                                                     \
-            loss += w * t;                                                        \
-            for (k = 0; k < K; k++) {                                             \
-                double g = w * zr[k];                                             \
-                gsum[k] += g;                                                     \
-                Zi[k] = (T)g;                                                     \
-            }                                                                     \
+        if (ycols == 1) {                                                         \
+            if (want_loss) FG_SOFTMAX_LOOP(T, 1, 1)                               \
+            else FG_SOFTMAX_LOOP(T, 1, 0)                                         \
+        } else {                                                                  \
+            if (want_loss) FG_SOFTMAX_LOOP(T, 0, 1)                               \
+            else FG_SOFTMAX_LOOP(T, 0, 0)                                         \
         }                                                                         \
         return loss;                                                              \
     }
