@@ -1,9 +1,12 @@
-"""Analytic MSE and logistic losses and gradients, gradient-norm clipping, and the
-compiled batch gradient-descent fits.
+"""Analytic MSE, logistic and softmax (multinomial logistic) losses and gradients,
+gradient-norm clipping, and the compiled batch gradient-descent fits.
 
-The Python layer checks inputs once (``fastgrad._validation``) and calls one kernel of
-``fastgrad._linear``; X is passed through without a copy when it is already
-C-contiguous float32 or float64.  Finiteness of X is not checked up front (that would
+Each loss is described once in ``LOSS_TABLE`` (its y domain, its number of outputs, its
+kernel); ``finalize`` states the rule that turns the raw sums of a pass
+(``fastgrad._linear.block_sums``) into the penalised mean loss and its gradient, as
+the compiled loop does.  The Python layer checks inputs once (``fastgrad._validation``)
+and calls one kernel of ``fastgrad._linear``; X is passed through without a copy when
+it is already C-contiguous float32 or float64.  Finiteness of X is not checked up front (that would
 be a second pass over X): it is checked only when a result comes out non-finite.
 """
 from __future__ import annotations

@@ -99,6 +99,9 @@ class TestGradient:
     def test_compiled_fast_path_equals_the_checked_path(self, dtype):
         # int64 labels take the one-call path; float labels the checked Python path
         X, y, W, b, _ = make_data(dtype, n=2000, d=9)
+        assert fg._linear.loss_grad_fast("softmax", X, y, W, b, 0.0, True, 1) is not None
+        assert fg._linear.loss_grad_fast("softmax", X, y.astype(float), W, b, 0.0, True,
+                                         1) is None
         fast = softmax_gradient(X, y, W, b)
         checked = softmax_gradient(X, y.astype(np.float64), W, b)
         assert np.array_equal(fast[0], checked[0]) and np.array_equal(fast[1], checked[1])
