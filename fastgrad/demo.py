@@ -303,7 +303,8 @@ def _three_classes(say: _Printer, *, n: int, epochs: int, seed: int,
     say()
     say.table(["class", "centre", "W[:, k]", "b[k]", "share predicted"],
               [[str(k), _vec(CLASS_CENTRES[k], "g"), _vec(fit.w[:, k], ".4f"),
-                f"{fit.b[k]:.4f}", f"{np.mean(predicted == k):.3f}"] for k in range(3)],
+                f"{np.asarray(fit.b)[k]:.4f}", f"{np.mean(predicted == k):.3f}"]
+               for k in range(3)],
               right=[3, 4])
     return {"softmax": fit, "softmax_accuracy": acc, "softmax_data": (X, y)}
 
