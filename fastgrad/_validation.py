@@ -429,18 +429,18 @@ def as_class_targets(y: Any, name: str, n: int, dtype: Any, n_classes: int | Non
         if k < 2:
             raise ValueError(f"`{name}` must have at least 2 columns (class probabilities), "
                              f"got shape {arr.shape}")
-        probs = np.ascontiguousarray(arr, dtype=dtype)
-        _check_finite(probs.ravel(), name)
-        if np.any(probs < 0):
-            rows = np.flatnonzero(np.any(probs < 0, axis=1))
+        given = arr.astype(np.float64)      # checked as given, before any rounding to dtype
+        _check_finite(given.ravel(), name)
+        if np.any(given < 0):
+            rows = np.flatnonzero(np.any(given < 0, axis=1))
             raise ValueError(f"`{name}` must hold class probabilities >= 0, got negative "
                              f"entries in rows {rows[:10].tolist()}")
-        off = np.abs(np.sum(probs, axis=1, dtype=np.float64) - 1.0) > 1e-6
+        off = np.abs(np.sum(given, axis=1) - 1.0) > 1e-6
         if np.any(off):
             rows = np.flatnonzero(off)
             raise ValueError(f"`{name}` rows must sum to 1 (class probabilities, to within "
                              f"1e-6), they do not in rows {rows[:10].tolist()}")
-        return probs, k
+        return np.ascontiguousarray(arr, dtype=dtype), k
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D class labels (n_samples,) or a 2-D matrix "
                          f"of class probabilities (n_samples, n_classes), got shape {arr.shape}")
