@@ -79,6 +79,7 @@ cdef extern from "_loss_terms.h" nogil:
     double fg_softmax_terms_f(float *Z, long rows, long K, const double *b,
                               const float *y, long ycols, const float *sw,
                               int want_loss, double *gsum, double *buf)
+    long FG_SOFTMAX_BUF(long rows, long K)
 
 
 # --------------------------------------------------------------------------- layer 1
@@ -90,7 +91,7 @@ cdef inline double loss_terms(int loss, int flags, floating *Z, Py_ssize_t rows,
     added: Z becomes sw_i d loss_i / d z_i, the column sums of that are added to
     gsum[0:K], and the weighted loss sum is returned (0 for the logistic and softmax
     losses when WANT_LOSS is not set).  y holds ycols values per row (1, or K class
-    probabilities for the softmax loss); ``buf`` holds 2 K doubles."""
+    probabilities for the softmax loss); ``buf`` holds FG_SOFTMAX_BUF(rows, K) doubles."""
     cdef int want_loss = (flags & WANT_LOSS) != 0
     if loss == LOSS_SOFTMAX:
         if floating is double:
@@ -214,7 +215,7 @@ cdef double block_pass(int loss, int flags, const floating[:, ::1] X,
 
     Returns sum_i sw_i loss_i; writes the gradient sums to gW_out (d * K, overwritten)
     and sum_i sw_i dloss_i/dZ_i to gb_out (K, overwritten).  ``scratch`` holds
-    (r1 - r0) * K + d * K values of X's dtype, ``buf`` 2 K doubles.
+    (r1 - r0) * K + d * K values of X's dtype, ``buf`` FG_SOFTMAX_BUF(rows, K) doubles.
     Scores and gradient by BLAS gemv for one output (four rows at a time below SMALL_D
     features: ``narrow_dots`` / ``narrow_update``), by BLAS gemm for K > 1.
     """
@@ -441,6 +442,9 @@ cdef _Problem _problem(int loss, Py_ssize_t n, Py_ssize_t d, dtype, y, W, b, sam
         raise ValueError(f"`W` must have at least one column, got shape {W.shape}")
     if loss != LOSS_SOFTMAX and pr.K != 1:
         raise ValueError(f"`W` must have one column for this loss, got shape {W.shape}")
+    if loss == LOSS_SOFTMAX and pr.K < 2:
+        raise ValueError(f"`W` must have at least 2 columns for the softmax loss, got shape "
+                         f"{W.shape}")
     pr.W = W
     pr.Wflat = W.reshape(-1)
     pr.scalar_b = np.ndim(b) == 0
@@ -461,11 +465,14 @@ cdef _Problem _problem(int loss, Py_ssize_t n, Py_ssize_t d, dtype, y, W, b, sam
 cdef tuple _workspace(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int nthreads, dtype):
     """The scratch of a pass over an (n, d) X with K outputs: the block partial sums
     (n_blocks, d K + K + 1); per thread, (rows per block + d) K values of X's dtype and
-    2 K doubles; dW (d K) and db (K)."""
+    the doubles of the softmax terms of a block (none for one output); dW (d K) and db
+    (K)."""
     cdef Py_ssize_t nb = n_blocks(n, d, K), nt = max(nthreads, 1)
+    cdef Py_ssize_t rows = (n + nb - 1) // nb
     return (np.empty((nb, d * K + K + 1)),
-            np.empty((nt, ((n + nb - 1) // nb + d) * K), dtype=dtype),
-            np.empty((nt, 2 * K)), np.empty(d * K), np.empty(K))
+            np.empty((nt, (rows + d) * K), dtype=dtype),
+            np.empty((nt, FG_SOFTMAX_BUF(rows, K) if K > 1 else 1)), np.empty(d * K),
+            np.empty(K))
 
 
 def block_sums(str loss, const floating[:, ::1] X, y, sample_weight, W, b, int nthreads=1):
