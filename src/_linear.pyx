@@ -10,8 +10,11 @@ number of classes for the softmax (multinomial logistic) loss.  A loss is an id
 (``LOSSES``); what a pass computes (loss, gradient) is a separate set of flags.
 
 Layer 1, per-sample / per-row helpers (``noexcept nogil``, C in ``_loss_terms.h``):
-``fg_mse_sample``, ``fg_logistic_sample``, ``fg_softmax_row``, run over the scores of a
-block by the block loops there; ``loss_terms`` picks the loss.
+``fg_mse_sample``, ``fg_logistic_sample``, and for the softmax loss
+``fg_softmax_row_shift`` / ``fg_softmax_row_grad`` (the row maximum subtracted, the
+log-sum-exp, the gradient terms) with the exps and logs of a block in vectorised loops
+between them; the block loops there run them over the scores of a block, and
+``loss_terms`` picks the loss.
 Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (scores,
 loss terms and gradient together, X read once); ``full_pass`` runs it over fixed row
 blocks, in parallel when asked, and adds the block partial sums in block order, so the
