@@ -17,6 +17,8 @@ Sections (one module each, see ``SECTIONS``):
 7. ``memory``     peak extra memory of a fit at 1000000x20, as a share of X's size.
 8. ``threads``    the interleaved pipeline: fastgrad between NumPy calls, workers = 1, 2, None.
 11. ``sparse``    sparse Hessians/Jacobians (colourings) and the adaptive Hessian.
+12. ``optimizers`` momentum, Nesterov, AdaGrad, RMSProp, Adam and mini-batches vs
+    torch.optim, optax under JAX and SGDRegressor.
 
 Every measurement is timeit-style: one warm-up call, an autoranged inner loop, then at
 least five repeats; the competitors of one case are timed interleaved, repeat by
@@ -39,4 +41,5 @@ SECTIONS = (
     (7, "memory", "s7_memory"),
     (8, "threads", "s8_threads"),
     (11, "sparse", "s11_sparse"),
+    (12, "optimizers", "s12_optimizers"),
 )
