@@ -239,6 +239,25 @@ class TestShuffle:
         fg.fit_linear_regression(X, y, lr=0.01, epochs=2, batch_size=64, random_state=0)
         assert_array_equal(X, X0)
 
+    def test_callbacks_do_not_change_the_fit(self):
+        # a callback cuts the compiled loop into chunks of callback_every epochs; the
+        # permutations and the optimizer's state carry over from chunk to chunk
+        X, y = self._data()
+        kw = dict(lr=0.01, epochs=7, optimizer="adam", batch_size=600, random_state=4)
+        seen = []
+        a = fg.fit_linear_regression(X, y, callback=lambda e, loss, w: seen.append(e),
+                                     callback_every=2, **kw)
+        b = fg.fit_linear_regression(X, y, **kw)
+        assert seen == [2, 4, 6, 7]
+        assert_array_equal(a.w, b.w)
+        assert_array_equal(a.loss_history, b.loss_history)
+
+    def test_callback_can_stop_a_mini_batch_fit(self):
+        X, y = self._data()
+        r = fg.fit_linear_regression(X, y, lr=0.01, epochs=50, batch_size=500,
+                                     callback=lambda e, loss, w: e >= 3)
+        assert r.status == "stopped" and r.n_epochs == 3 and r.loss_history.shape == (3,)
+
     def test_batch_larger_than_n_is_one_batch(self):
         X, y = make_data("mse")
         a = fg.fit_linear_regression(X, y, lr=0.05, epochs=5, batch_size=10_000,
