@@ -61,7 +61,7 @@ cdef enum:
 cdef enum:
     BLOCK_ELEMS = 8192
     GEMM_ELEMS = 32768
-    PERM_ELEMS = 1 << 20    # shuffled mini-batches: row indices drawn ahead at a time
+    PERM_ELEMS = 1 << 18    # shuffled mini-batches: row indices drawn ahead at a time
 
 LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
@@ -889,8 +889,10 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
         while status == FIT_RUNNING and es < e1:
             ee = min(es + per_call, e1)
             if shuffled:
-                perms = np.stack([rng.permutation(n) for _ in range(ee - es)]).astype(
-                    np.int64, copy=False)
+                order = np.empty((ee - es, n), dtype=np.int64)
+                for k in range(ee - es):
+                    order[k] = rng.permutation(n)
+                perms = order
                 bt.perms = &perms[0, 0]
             with nogil:
                 status = fit_epochs(lid, X, yv, psw, inv_sumw, l2, &orule, max_norm, tol,
