@@ -98,11 +98,12 @@ def finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
         np.asarray(gb, dtype=np.float64) * inv
 
 
-def _nthreads(X: np.ndarray, workers: Any, k: int = 1) -> int:
+def _nthreads(X: np.ndarray, workers: Any, k: int = 1, rows: int | None = None) -> int:
     """Threads of a pass over X with k outputs (``fastgrad._threads``), no more than its
-    row blocks."""
-    nt = _threads.n_threads(X.size * k, workers)
-    return nt if nt == 1 else min(nt, _linear.n_blocks(X.shape[0], X.shape[1], k))
+    row blocks; a pass over ``rows`` rows of X (a mini-batch) when given."""
+    rows = X.shape[0] if rows is None else min(rows, X.shape[0])
+    nt = _threads.n_threads(rows * X.shape[1] * k, workers)
+    return nt if nt == 1 else min(nt, _linear.n_blocks(rows, X.shape[1], k))
 
 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
@@ -318,6 +319,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     batch_size = check_batch_size(batch_size)
     shuffle = check_bool(shuffle, "shuffle")
     n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
+    if batch_size is not None:      # each pass of the loop reads one mini-batch
+        nthreads = _nthreads(X, workers, rows=batch_size)
     rng = None
     if batch_size is not None and shuffle:
         rng = as_generator(random_state)

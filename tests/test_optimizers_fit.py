@@ -287,6 +287,29 @@ class TestShuffle:
         assert_array_equal(a.loss_history, b.loss_history)
 
 
+def test_threads_of_a_mini_batch_fit_are_chosen_for_one_batch(monkeypatch):
+    # the thread policy is asked for the work of one pass, and a pass reads one batch
+    from fastgrad import _linear, _threads
+
+    calls = []
+    real = _linear.fit
+
+    def spy(*args):
+        calls.append(args[14])              # nthreads
+        return real(*args)
+
+    monkeypatch.setattr(_linear, "fit", spy)
+    X = np.random.default_rng(0).standard_normal((50_000, 40))
+    y = X[:, 0]
+    fg.fit_linear_regression(X, y, epochs=1, batch_size=128, random_state=0)
+    fg.fit_linear_regression(X, y, epochs=1)
+    fg.fit_linear_regression(X, y, epochs=1, batch_size=512, workers=2, random_state=0)
+    assert calls[0] == _threads.n_threads(128 * 40, None) == 1
+    assert calls[1] == min(_threads.n_threads(X.size, None), _linear.n_blocks(50_000, 40))
+    assert calls[2] == 2     # asked for: used (a batch of 512 rows has three row blocks)
+    assert _linear.n_blocks(512, 40) >= 2
+
+
 class TestTolWithMiniBatches:
     def test_stops_after_n_iter_no_change_epochs_without_improvement(self):
         X, y = make_data("mse", n=400)
