@@ -414,8 +414,8 @@ _FIT_DOC = """
     batch_size : int, optional
         None: full batch (one step per epoch).  An int: each epoch visits every row
         once in mini-batches of that many rows (the last one may be smaller), one step
-        per mini-batch on its weighted mean loss (plus the penalty); >= n_samples is
-        the full batch.
+        per mini-batch on its weighted mean loss (plus the penalty; a batch whose
+        weights are all zero takes no step); >= n_samples is the full batch.
     shuffle : bool
         With mini-batches, visit the rows of epoch e in the order of the e-th
         ``random_state.permutation(n_samples)`` (default); False: in row order.

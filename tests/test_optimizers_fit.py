@@ -278,6 +278,16 @@ class TestShuffle:
         assert r.n_epochs == 3
         assert peak < 0.15 * X.nbytes, f"peak {peak / 1e6:.1f} MB for X of {X.nbytes / 1e6} MB"
 
+    def test_a_batch_of_zero_weights_takes_no_step(self):
+        X, y = make_data("mse", n=160)
+        s = np.ones(160)
+        s[:32] = 0.0
+        kw = dict(lr=0.05, epochs=3, batch_size=32, shuffle=False, optimizer="adam")
+        a = fg.fit_linear_regression(X, y, sample_weight=s, **kw)
+        b = fg.fit_linear_regression(X[32:], y[32:], **kw)
+        assert_array_equal(a.w, b.w)
+        assert_array_equal(a.loss_history, b.loss_history)
+
     def test_batch_larger_than_n_is_one_batch(self):
         X, y = make_data("mse")
         a = fg.fit_linear_regression(X, y, lr=0.05, epochs=5, batch_size=10_000,
