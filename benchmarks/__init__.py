@@ -18,6 +18,8 @@ Sections (one module each, see ``SECTIONS``):
 8. ``threads``    the interleaved pipeline: fastgrad between NumPy calls, workers = 1, 2, None.
 9. ``softmax``    softmax_gradient and fit_softmax_regression vs NumPy, JAX and PyTorch.
 11. ``sparse``    sparse Hessians/Jacobians (colourings) and the adaptive Hessian.
+12. ``optimizers`` momentum, Nesterov, AdaGrad, RMSProp, Adam and mini-batches vs
+    torch.optim, optax under JAX and SGDRegressor.
 
 Every measurement is timeit-style: one warm-up call, an autoranged inner loop, then at
 least five repeats; the competitors of one case are timed interleaved, repeat by
@@ -41,4 +43,5 @@ SECTIONS = (
     (8, "threads", "s8_threads"),
     (9, "softmax", "s9_softmax"),
     (11, "sparse", "s11_sparse"),
+    (12, "optimizers", "s12_optimizers"),
 )
