@@ -29,6 +29,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
     check_unit_interval,
+    is_dask_collection,
 )
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
@@ -69,6 +70,9 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
         fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
         if fast is not None:
             return fast[:3]
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.loss_grad(kind, X, y, w, b, sample_weight, l2, want_grad, workers)
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                              _nthreads(X, workers))
@@ -243,11 +247,24 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     return type(grad)(out) if type(grad) in (tuple, list) else tuple(out), norm
 
 
+def _diverged_warning(n_done: int, lr: float) -> str:
+    """The message of a diverged fit (in memory and on Dask)."""
+    return (f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
+            f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "
+            "or scale the features (e.g. standardize X). The last finite parameters are returned.")
+
+
 def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          max_norm: float | None, tol: float | None, l2: float,
          sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: float,
          fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
          callback_every: int, workers: Any = None) -> FitResult:
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.fit(kind, X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
+                         sample_weight=sample_weight, w0=w0, b0=b0,
+                         fit_intercept=fit_intercept, progress=progress, callback=callback,
+                         callback_every=callback_every, workers=workers)
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2,
                                             kind == "logistic", w_name="w0")
     nthreads = _nthreads(X, workers)
@@ -286,11 +303,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     if status == "diverged":
         as_vector(y, "y", None, y.dtype)
         check_finite_rows(X)
-        warnings.warn(
-            f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
-            f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "
-            "or scale the features (e.g. standardize X). The last finite parameters are returned.",
-            RuntimeWarning, stacklevel=3)
+        warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=3)
     return FitResult(w=w, b=float(b_out), loss_history=history, n_epochs=int(n_done),
                      converged=status == "converged", grad_norm=float(gnorm), status=status)
 

@@ -1,0 +1,338 @@
+"""Losses, gradients and gradient-descent fits over ``dask.array`` X (one machine or a
+cluster).
+
+Imported lazily by ``fastgrad._losses`` when X is a dask collection, so ``import
+fastgrad`` never imports dask.  Dask does the placement, the transfers and the recovery;
+fastgrad brings the per-block kernel:
+
+- each row block of X (with its slices of y and the sample weights) is handed to one
+  task that runs the compiled per-block kernel (``_block_sums``) and returns the block's
+  raw partial sums (loss sum, gradient sum, intercept-gradient sum, weight total): a
+  vector of d + 3 numbers, never a block of X;
+- the client adds the partial sums in block order (so the result does not depend on
+  which worker ran what, or when), and ``_finalize`` turns them into the weighted mean
+  loss and gradient plus the L2 term;
+- a fit persists X, y and the weights once, then runs one such round per epoch; the
+  clip, the update and the tol test run on the client with the rules of
+  ``fastgrad._update_rules``, the same as the compiled in-memory loop.
+
+Inputs are checked here (shapes, dtypes, chunking, lengths) before anything runs; the
+values of y and the weights, and X's finiteness, are checked by the tasks of the first
+round, which raise a ValueError naming the argument and the global row indices.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _linear
+from ._results import FitResult
+from ._update_rules import clip_factor, global_norm, stop_status, updated
+from ._validation import (
+    as_sample_weight,
+    as_vector,
+    check_descent_options,
+    check_finite_scalar,
+    check_nonnegative,
+    check_positive_int,
+    check_unit_interval,
+    check_workers,
+    is_dask_collection,
+)
+
+__all__ = ["loss_grad", "fit", "linear_output"]
+
+
+# ------------------------------------------------------------------ the per-block kernel
+def _block_sums(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
+                w: np.ndarray, b: float, nthreads: int) -> tuple:
+    """Raw sums over the rows of one block: ``(loss_sum, gW (d, 1) float64, gb (1,)
+    float64, weight_sum)``, no normalisation and no penalty.
+
+    The contract of ``fastgrad._linear.block_sums``; until that entry exists this runs
+    ``loss_grad`` with ``inv_sumw=1`` and ``l2=0`` (which returns the raw sums), once for
+    the loss and once for the gradient.
+    """
+    loss = _linear.loss_grad(kind, X, y, w, b, sw, 1.0, 0.0, False, nthreads)[0]
+    _, gw, gb, _ = _linear.loss_grad(kind, X, y, w, b, sw, 1.0, 0.0, True, nthreads)
+    weight_sum = float(X.shape[0]) if sw is None else float(np.sum(sw, dtype=np.float64))
+    return (float(loss), np.asarray(gw, dtype=np.float64).reshape(-1, 1),
+            np.array([gb], dtype=np.float64), weight_sum)
+
+
+def _finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
+              W: np.ndarray, l2: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """The one finalize rule: ``loss = loss_sum / weight_sum + l2 ||W||_F^2``,
+    ``dW = gW / weight_sum + 2 l2 W``, ``db = gb / weight_sum``."""
+    W64 = np.asarray(W, dtype=np.float64)
+    loss = loss_sum / weight_sum + l2 * float(np.sum(W64 * W64))
+    return loss, gW / weight_sum + 2.0 * l2 * W64, gb / weight_sum
+
+
+def _check_block_values(kind: str, y: np.ndarray, sw: np.ndarray | None, row0: int) -> None:
+    """y finite (and in [0, 1] for the logistic loss), weights finite and >= 0; the
+    messages give global row indices."""
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise ValueError(f"`y` must be finite, got non-finite values at indices "
+                         f"{(bad[:10] + row0).tolist()}")
+    if kind == "logistic" and np.any((y < 0) | (y > 1)):
+        raise ValueError(f"`y` must lie in [0, 1] for the {kind} loss")
+    if sw is not None:
+        bad = np.flatnonzero(~np.isfinite(sw))
+        if bad.size:
+            raise ValueError(f"`sample_weight` must be finite, got non-finite values at "
+                             f"indices {(bad[:10] + row0).tolist()}")
+        if np.any(sw < 0):
+            raise ValueError("`sample_weight` must be non-negative")
+
+
+def _block_task(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
+                w: np.ndarray, b: float, row0: int, check: bool, nthreads: int) -> tuple:
+    """One task: the block's raw partial sums (a few numbers; X stays where it is).
+
+    With ``check`` (the first round), the block's y and weights are checked, and a
+    non-finite result is traced to the rows of X that hold non-finite values."""
+    X = np.ascontiguousarray(X)
+    if check:
+        _check_block_values(kind, y, sw, row0)
+    sums = _block_sums(kind, X, y, sw, w, b, nthreads)
+    if check and not (math.isfinite(sums[0]) and np.all(np.isfinite(sums[1]))
+                      and np.all(np.isfinite(sums[2]))):
+        finite_rows = np.all(np.isfinite(X), axis=1)
+        if not np.all(finite_rows):
+            rows = np.flatnonzero(~finite_rows)[:10] + row0
+            raise ValueError(f"`X` must be finite, got non-finite values in rows "
+                             f"{rows.tolist()}")
+    return sums
+
+
+# ------------------------------------------------------------------ input checks
+def _as_dask_array(v: Any, name: str) -> Any:
+    """A dask array from a dask array or a Dask DataFrame / Series, else a TypeError."""
+    import dask.array as da
+
+    if not isinstance(v, da.Array) and hasattr(v, "to_dask_array"):
+        v = v.to_dask_array(lengths=True)     # a Dask DataFrame or Series: row counts known
+    if not isinstance(v, da.Array):
+        raise TypeError(f"`{name}` must be a dask array or a NumPy array, got "
+                        f"{type(v).__module__}.{type(v).__name__}")
+    if np.dtype(v.dtype).kind == "c":
+        raise TypeError(f"`{name}` must be real, got complex dtype {v.dtype}")
+    if np.dtype(v.dtype).kind not in "biuf":
+        raise TypeError(f"`{name}` must be an array of real numbers, got dtype {v.dtype}")
+    if any(math.isnan(c) for c in v.chunks[0]):
+        try:
+            v = v.compute_chunk_sizes()
+        except Exception as exc:
+            raise ValueError(f"`{name}` has chunks of unknown size that could not be "
+                             f"resolved ({exc}); pass an array with known chunk sizes") from None
+    return v
+
+
+def _as_dask_matrix(X: Any) -> Any:
+    """X as a 2-D float32/float64 dask array with one column block."""
+    X = _as_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"`X` must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"`X` must not be empty, got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _as_row_vector(v: Any, name: str, X: Any, logistic: bool) -> tuple[Any, bool]:
+    """v as a 1-D dask array of X's dtype with X's row chunks, and whether its values
+    still have to be checked by the tasks (dask input) or were checked here (NumPy)."""
+    import dask.array as da
+
+    n = X.shape[0]
+    if is_dask_collection(v):
+        v = _as_dask_array(v, name)
+        if v.ndim != 1:
+            raise ValueError(f"`{name}` must be 1-D, got shape {v.shape}")
+        if v.shape[0] != n:
+            raise ValueError(f"`{name}` must have length {n} (the rows of X), got {v.shape[0]}")
+        v = v.astype(X.dtype)
+        if v.chunks[0] != X.chunks[0]:
+            v = v.rechunk((X.chunks[0],))
+        return v, True
+    if name == "sample_weight":
+        arr = as_sample_weight(v, n, X.dtype)[0]
+    else:
+        arr = as_vector(v, name, n, X.dtype)
+        if logistic:
+            check_unit_interval(arr, name, "the logistic loss")
+    return da.from_array(arr, chunks=(X.chunks[0],)), False
+
+
+def _prepare(kind: str, X: Any, y: Any, sample_weight: Any) -> tuple:
+    X = _as_dask_matrix(X)
+    y, y_lazy = _as_row_vector(y, "y", X, kind == "logistic")
+    sw, sw_lazy = (None, False) if sample_weight is None else _as_row_vector(
+        sample_weight, "sample_weight", X, False)
+    return X, y, sw, y_lazy or sw_lazy
+
+
+def _task_threads(workers: Any) -> int:
+    """Threads of one block's task: 1 unless asked (Dask runs the blocks in parallel)."""
+    workers = check_workers(workers)
+    if workers is None:
+        return 1
+    if workers == -1:
+        from ._threads import n_threads
+        return n_threads(1 << 62, -1)
+    return int(workers)
+
+
+class _Rounds:
+    """The rounds of one call: each sends (w, b) to one task per row block and adds the
+    blocks' partial sums in block order on the client."""
+
+    def __init__(self, kind: str, X: Any, y: Any, sw: Any, nthreads: int) -> None:
+        self.kind = kind
+        self.nthreads = nthreads
+        self.d = X.shape[1]
+        rows = X.chunks[0]
+        self.row0 = [int(r) for r in np.cumsum((0,) + rows[:-1])]
+        self.blocks = list(zip(X.to_delayed()[:, 0].tolist(), y.to_delayed().tolist(),
+                               sw.to_delayed().tolist() if sw is not None
+                               else [None] * len(rows)))
+
+    def sums(self, w: np.ndarray, b: float, check: bool) -> tuple:
+        """(loss_sum, gW (d, 1), gb (1,), weight_sum) over all of X."""
+        import dask
+
+        task = dask.delayed(_block_task, pure=False)
+        parts = dask.compute(*[task(self.kind, xb, yb, sb, w, b, r0, check, self.nthreads)
+                               for (xb, yb, sb), r0 in zip(self.blocks, self.row0)])
+        loss = 0.0
+        gW = np.zeros((self.d, 1))
+        gb = np.zeros(1)
+        weight_sum = 0.0
+        for part in parts:               # in block order, whatever ran where
+            loss += part[0]
+            gW += part[1]
+            gb += part[2]
+            weight_sum += part[3]
+        return loss, gW, gb, weight_sum
+
+
+def _check_weight_sum(weight_sum: float) -> None:
+    if not weight_sum > 0:
+        raise ValueError("`sample_weight` must not be all zero (its sum must be > 0)")
+
+
+# ------------------------------------------------------------------ public entries
+def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2: Any,
+              want_grad: bool, workers: Any = None) -> tuple:
+    """(loss, dw, db) of ``fastgrad._losses`` for a dask X, as NumPy values."""
+    X, y, sw, _ = _prepare(kind, X, y, sample_weight)
+    w = as_vector(w, "w", X.shape[1], X.dtype)
+    b = check_finite_scalar(b, "b")
+    l2 = check_nonnegative(l2, "l2")
+    rounds = _Rounds(kind, X, y, sw, _task_threads(workers))
+    loss_sum, gW, gb, weight_sum = rounds.sums(w, b, check=True)
+    _check_weight_sum(weight_sum)
+    loss, dW, db = _finalize(loss_sum, gW, gb, weight_sum, w.reshape(-1, 1), l2)
+    dw = dW[:, 0].astype(X.dtype)
+    value = (loss, dw, float(db[0])) if want_grad else (loss, None, None)
+    finite = math.isfinite(loss) if not want_grad else (
+        math.isfinite(value[2]) and bool(np.all(np.isfinite(dw))))
+    if not finite:
+        warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
+                      RuntimeWarning, stacklevel=4)
+    return value
+
+
+def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: Any,
+        l2: Any, sample_weight: Any, w0: Any, b0: Any, fit_intercept: bool, progress: bool,
+        callback: Callable[..., Any] | None, callback_every: Any,
+        workers: Any = None) -> FitResult:
+    """The gradient-descent fit of ``fastgrad._losses`` for a dask X.
+
+    X, y and the weights are persisted once (on the active scheduler); each epoch is one
+    round of per-block tasks; the clip, update and stop rules are those of the compiled
+    loop (``fastgrad._update_rules``)."""
+    import dask
+
+    X, y, sw, _ = _prepare(kind, X, y, sample_weight)
+    d = X.shape[1]
+    w = (np.zeros(d, dtype=X.dtype) if w0 is None
+         else as_vector(w0, "w0", d, X.dtype).copy())
+    b = check_finite_scalar(b0, "b0")
+    l2 = check_nonnegative(l2, "l2")
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
+    callback_every = check_positive_int(callback_every, "callback_every")
+    nthreads = _task_threads(workers)
+
+    X = X.map_blocks(np.ascontiguousarray, dtype=X.dtype)
+    X, y, sw = dask.persist(X, y, sw)            # once: the epochs read these blocks
+    rounds = _Rounds(kind, X, y, sw, nthreads)
+
+    bar = None
+    if progress:
+        from ._progress import make_bar
+        bar = make_bar(epochs, f"fit {kind}")
+    history: list[float] = []
+    status = None
+    gnorm = math.nan
+    n_done = 0
+    try:
+        while n_done < epochs:
+            loss_sum, gW, gb, weight_sum = rounds.sums(w, b, check=n_done == 0)
+            if n_done == 0:
+                _check_weight_sum(weight_sum)
+            loss, dW, db = _finalize(loss_sum, gW, gb, weight_sum, w.reshape(-1, 1), l2)
+            dw = dW[:, 0]
+            g_b = float(db[0]) if fit_intercept else 0.0
+            gnorm = global_norm([dw, np.array([g_b])])
+            status = stop_status(loss, gnorm, tol)
+            if status is not None:
+                break
+            history.append(loss)
+            step = lr * clip_factor(gnorm, max_norm)
+            new_w = updated(w, dw, step)
+            new_w = None if new_w is None else new_w.astype(X.dtype)  # in w's own dtype
+            new_b = b - step * g_b if fit_intercept else b
+            if new_w is None or not (np.all(np.isfinite(new_w)) and math.isfinite(new_b)):
+                status = "diverged"
+                break
+            w, b = new_w, new_b
+            n_done += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            if (callback is not None and (n_done % callback_every == 0 or n_done == epochs)
+                    and callback(n_done, loss, w.copy())):
+                status = "stopped"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if status is None:
+        status = "max_epochs"
+    if status == "diverged":
+        from ._losses import _diverged_warning
+        warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=4)
+    return FitResult(w=w, b=float(b), loss_history=np.array(history, dtype=np.float64),
+                     n_epochs=n_done, converged=status == "converged",
+                     grad_norm=float(gnorm), status=status)
+
+
+def linear_output(X: Any, w: np.ndarray, b: float) -> Any:
+    """``X @ w + b`` for a dask X, lazily: a 1-D dask array with X's row chunks."""
+    X = _as_dask_matrix(X)
+    if X.shape[1] != w.shape[0]:
+        raise ValueError(f"`X` has {X.shape[1]} features, but the model was fitted with "
+                         f"{w.shape[0]} features")
+    w = w.astype(X.dtype, copy=False)
+    bb = X.dtype.type(b)
+    return X.map_blocks(lambda blk: blk @ w + bb, drop_axis=1, dtype=X.dtype)
