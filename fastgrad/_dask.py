@@ -44,7 +44,7 @@ from ._validation import (
     is_dask_collection,
 )
 
-__all__ = ["loss_grad", "fit", "linear_output"]
+__all__ = ["loss_grad", "fit", "linear_output", "as_dask_matrix", "as_row_vector"]
 
 
 # ------------------------------------------------------------------ the per-block kernel
@@ -73,42 +73,60 @@ def _finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float
     return loss, gW / weight_sum + 2.0 * l2 * W64, gb / weight_sum
 
 
-def _check_block_values(kind: str, y: np.ndarray, sw: np.ndarray | None, row0: int) -> None:
-    """y finite (and in [0, 1] for the logistic loss), weights finite and >= 0; the
-    messages give global row indices."""
+def _block_problems(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
+                    sums: tuple, row0: int) -> dict[str, Any]:
+    """What is wrong with one block's values, by argument, with global row indices:
+    non-finite y or weights, y outside [0, 1] for the logistic loss, negative weights,
+    and (only when the block's sums are not finite) the rows of X with non-finite
+    values.  Empty when nothing is."""
+    problems: dict[str, Any] = {}
     bad = np.flatnonzero(~np.isfinite(y))
     if bad.size:
-        raise ValueError(f"`y` must be finite, got non-finite values at indices "
-                         f"{(bad[:10] + row0).tolist()}")
-    if kind == "logistic" and np.any((y < 0) | (y > 1)):
-        raise ValueError(f"`y` must lie in [0, 1] for the {kind} loss")
+        problems["y"] = (bad[:10] + row0).tolist()
+    elif kind == "logistic" and np.any((y < 0) | (y > 1)):
+        problems["y_range"] = True
     if sw is not None:
         bad = np.flatnonzero(~np.isfinite(sw))
         if bad.size:
-            raise ValueError(f"`sample_weight` must be finite, got non-finite values at "
-                             f"indices {(bad[:10] + row0).tolist()}")
-        if np.any(sw < 0):
-            raise ValueError("`sample_weight` must be non-negative")
+            problems["sample_weight"] = (bad[:10] + row0).tolist()
+        elif np.any(sw < 0):
+            problems["sample_weight_sign"] = True
+    if not (math.isfinite(sums[0]) and np.all(np.isfinite(sums[1]))
+            and np.all(np.isfinite(sums[2]))):
+        finite_rows = np.all(np.isfinite(X), axis=1)
+        if not np.all(finite_rows):
+            problems["X"] = (np.flatnonzero(~finite_rows)[:10] + row0).tolist()
+    return problems
 
 
 def _block_task(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
                 w: np.ndarray, b: float, row0: int, check: bool, nthreads: int) -> tuple:
-    """One task: the block's raw partial sums (a few numbers; X stays where it is).
-
-    With ``check`` (the first round), the block's y and weights are checked, and a
-    non-finite result is traced to the rows of X that hold non-finite values."""
+    """One task: the block's raw partial sums (a few numbers; X stays where it is), and,
+    with ``check`` (the first round), what is wrong with the block's values."""
     X = np.ascontiguousarray(X)
-    if check:
-        _check_block_values(kind, y, sw, row0)
+    y = np.ascontiguousarray(y)
+    sw = None if sw is None else np.ascontiguousarray(sw)
     sums = _block_sums(kind, X, y, sw, w, b, nthreads)
-    if check and not (math.isfinite(sums[0]) and np.all(np.isfinite(sums[1]))
-                      and np.all(np.isfinite(sums[2]))):
-        finite_rows = np.all(np.isfinite(X), axis=1)
-        if not np.all(finite_rows):
-            rows = np.flatnonzero(~finite_rows)[:10] + row0
-            raise ValueError(f"`X` must be finite, got non-finite values in rows "
-                             f"{rows.tolist()}")
-    return sums
+    return sums, (_block_problems(kind, X, y, sw, sums, row0) if check else {})
+
+
+def _raise_problems(kind: str, problems: list[dict[str, Any]]) -> None:
+    """One ValueError naming the argument, with the first offending rows of all blocks
+    (in row order, whichever block finished first)."""
+    def rows(key: str) -> list[int]:
+        return [r for p in problems for r in p.get(key, [])][:10]
+
+    if rows("y"):
+        raise ValueError(f"`y` must be finite, got non-finite values at indices {rows('y')}")
+    if any(p.get("y_range") for p in problems):
+        raise ValueError(f"`y` must lie in [0, 1] for the {kind} loss")
+    if rows("sample_weight"):
+        raise ValueError(f"`sample_weight` must be finite, got non-finite values at indices "
+                         f"{rows('sample_weight')}")
+    if any(p.get("sample_weight_sign") for p in problems):
+        raise ValueError("`sample_weight` must be non-negative")
+    if rows("X"):
+        raise ValueError(f"`X` must be finite, got non-finite values in rows {rows('X')}")
 
 
 # ------------------------------------------------------------------ input checks
@@ -134,7 +152,7 @@ def _as_dask_array(v: Any, name: str) -> Any:
     return v
 
 
-def _as_dask_matrix(X: Any) -> Any:
+def as_dask_matrix(X: Any) -> Any:
     """X as a 2-D float32/float64 dask array with one column block."""
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
@@ -148,37 +166,45 @@ def _as_dask_matrix(X: Any) -> Any:
     return X
 
 
-def _as_row_vector(v: Any, name: str, X: Any, logistic: bool) -> tuple[Any, bool]:
-    """v as a 1-D dask array of X's dtype with X's row chunks, and whether its values
-    still have to be checked by the tasks (dask input) or were checked here (NumPy)."""
+def as_row_vector(v: Any, name: str, X: Any, dtype: Any = None) -> Any:
+    """A dask v as a 1-D dask array with X's row chunks (rechunked when they differ),
+    converted to ``dtype`` when given.  Its values are checked by the first round."""
+    v = _as_dask_array(v, name)
+    n = X.shape[0]
+    if v.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-D, got shape {v.shape}")
+    if v.shape[0] != n:
+        raise ValueError(f"`{name}` must have length {n} (the rows of X), got {v.shape[0]}")
+    if dtype is not None:
+        v = v.astype(dtype)
+    if v.chunks[0] != X.chunks[0]:
+        v = v.rechunk((X.chunks[0],))
+    return v
+
+
+def _row_input(v: Any, name: str, X: Any, logistic: bool) -> Any:
+    """y or the sample weights for a dask X: a dask array is aligned to X's row chunks
+    (its values are checked by the first round); a NumPy one is checked here, then split
+    to X's row chunks."""
     import dask.array as da
 
-    n = X.shape[0]
     if is_dask_collection(v):
-        v = _as_dask_array(v, name)
-        if v.ndim != 1:
-            raise ValueError(f"`{name}` must be 1-D, got shape {v.shape}")
-        if v.shape[0] != n:
-            raise ValueError(f"`{name}` must have length {n} (the rows of X), got {v.shape[0]}")
-        v = v.astype(X.dtype)
-        if v.chunks[0] != X.chunks[0]:
-            v = v.rechunk((X.chunks[0],))
-        return v, True
+        return as_row_vector(v, name, X, X.dtype)
+    n = X.shape[0]
     if name == "sample_weight":
         arr = as_sample_weight(v, n, X.dtype)[0]
     else:
         arr = as_vector(v, name, n, X.dtype)
         if logistic:
             check_unit_interval(arr, name, "the logistic loss")
-    return da.from_array(arr, chunks=(X.chunks[0],)), False
+    return da.from_array(arr, chunks=(X.chunks[0],))
 
 
 def _prepare(kind: str, X: Any, y: Any, sample_weight: Any) -> tuple:
-    X = _as_dask_matrix(X)
-    y, y_lazy = _as_row_vector(y, "y", X, kind == "logistic")
-    sw, sw_lazy = (None, False) if sample_weight is None else _as_row_vector(
-        sample_weight, "sample_weight", X, False)
-    return X, y, sw, y_lazy or sw_lazy
+    X = as_dask_matrix(X)
+    y = _row_input(y, "y", X, kind == "logistic")
+    sw = None if sample_weight is None else _row_input(sample_weight, "sample_weight", X, False)
+    return X, y, sw
 
 
 def _task_threads(workers: Any) -> int:
@@ -217,7 +243,9 @@ class _Rounds:
         gW = np.zeros((self.d, 1))
         gb = np.zeros(1)
         weight_sum = 0.0
-        for part in parts:               # in block order, whatever ran where
+        if check:
+            _raise_problems(self.kind, [p[1] for p in parts])
+        for part, _ in parts:            # in block order, whatever ran where
             loss += part[0]
             gW += part[1]
             gb += part[2]
@@ -234,7 +262,7 @@ def _check_weight_sum(weight_sum: float) -> None:
 def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2: Any,
               want_grad: bool, workers: Any = None) -> tuple:
     """(loss, dw, db) of ``fastgrad._losses`` for a dask X, as NumPy values."""
-    X, y, sw, _ = _prepare(kind, X, y, sample_weight)
+    X, y, sw = _prepare(kind, X, y, sample_weight)
     w = as_vector(w, "w", X.shape[1], X.dtype)
     b = check_finite_scalar(b, "b")
     l2 = check_nonnegative(l2, "l2")
@@ -243,9 +271,10 @@ def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2:
     _check_weight_sum(weight_sum)
     loss, dW, db = _finalize(loss_sum, gW, gb, weight_sum, w.reshape(-1, 1), l2)
     dw = dW[:, 0].astype(X.dtype)
-    value = (loss, dw, float(db[0])) if want_grad else (loss, None, None)
+    g_b = float(db[0])
+    value = (loss, dw, g_b) if want_grad else (loss, None, None)
     finite = math.isfinite(loss) if not want_grad else (
-        math.isfinite(value[2]) and bool(np.all(np.isfinite(dw))))
+        math.isfinite(g_b) and bool(np.all(np.isfinite(dw))))
     if not finite:
         warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
                       RuntimeWarning, stacklevel=4)
@@ -263,7 +292,7 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
     loop (``fastgrad._update_rules``)."""
     import dask
 
-    X, y, sw, _ = _prepare(kind, X, y, sample_weight)
+    X, y, sw = _prepare(kind, X, y, sample_weight)
     d = X.shape[1]
     w = (np.zeros(d, dtype=X.dtype) if w0 is None
          else as_vector(w0, "w0", d, X.dtype).copy())
@@ -329,7 +358,7 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
 
 def linear_output(X: Any, w: np.ndarray, b: float) -> Any:
     """``X @ w + b`` for a dask X, lazily: a 1-D dask array with X's row chunks."""
-    X = _as_dask_matrix(X)
+    X = as_dask_matrix(X)
     if X.shape[1] != w.shape[0]:
         raise ValueError(f"`X` has {X.shape[1]} features, but the model was fitted with "
                          f"{w.shape[0]} features")

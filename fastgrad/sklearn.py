@@ -7,6 +7,12 @@ names and ``check_estimator`` behave as for any scikit-learn estimator), then on
 fit runs.  Nothing is standardised for you; put a ``StandardScaler`` in front in a
 ``Pipeline`` when the features have very different scales.
 
+Both fit on dask arrays too (X a ``dask.array.Array``; y and ``sample_weight`` dask or
+NumPy): the fit runs on the Dask scheduler through :mod:`fastgrad`'s Dask path, and X never
+comes to the client.  On a dask X, ``predict``, ``decision_function``, ``predict_proba``
+and ``predict_log_proba`` return lazy dask arrays with X's row chunks (call
+``.compute()`` for NumPy); ``score`` computes.
+
 scikit-learn is an optional dependency (``pip install fastgrad[sklearn]``): ``import
 fastgrad`` does not import it, this module does.
 
@@ -30,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._losses import fit_linear_regression, fit_logistic_regression
 from ._results import FitResult
-from ._validation import check_workers
+from ._validation import check_workers, is_dask_collection
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -74,12 +80,51 @@ class _GDBase(BaseEstimator):
         self.loss_history_ = result.loss_history
         return result
 
-    def _linear_output(self, X: ArrayLike) -> np.ndarray:
+    def _dask_X(self, X: Any, reset: bool) -> Any:
+        """A dask X checked by ``fastgrad._dask`` (not converted to NumPy, so it never
+        travels to the client); records or checks ``n_features_in_``."""
+        from ._dask import as_dask_matrix
+
+        X = as_dask_matrix(X)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    def _linear_output(self, X: ArrayLike) -> Any:
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from ._dask import linear_output
+
+            X = self._dask_X(X, reset=False)
+            return linear_output(X, np.ravel(self.coef_), float(np.ravel(self.intercept_)[0]))
         X = _validate_data(self, X, dtype=_DTYPES, reset=False)
         w = np.ravel(self.coef_).astype(X.dtype, copy=False)
         b = X.dtype.type(np.ravel(self.intercept_)[0])
         return X @ w + b
+
+
+def _dask_binary_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
+    """(classes, y as 0/1 with X's row chunks, "binary" or what else y is) for a dask X;
+    only the sorted classes come to the client."""
+    if not is_dask_collection(y):
+        y = np.asarray(y)
+        check_classification_targets(y)
+        classes, y01 = np.unique(y, return_inverse=True)
+        return classes, y01, type_of_target(y, input_name="y")
+    import dask.array as da
+
+    from ._dask import as_row_vector
+
+    y = as_row_vector(y, "y", X)
+    classes = np.unique(da.unique(y).compute())
+    y01 = y.map_blocks(lambda blk: np.searchsorted(classes, blk), dtype=np.intp)
+    y_type = "binary" if classes.size <= 2 else f"multiclass or continuous ({classes.size} values)"
+    return classes, y01, y_type
 
 
 class GDRegressor(RegressorMixin, _GDBase):
@@ -186,7 +231,10 @@ class GDRegressor(RegressorMixin, _GDBase):
         >>> GDRegressor(lr=0.1, tol=None).fit([[0.0], [1.0]], [1.0, 3.0]).n_features_in_
         1
         """
-        X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
+        if is_dask_collection(X):
+            X = self._dask_X(X, reset=True)
+        else:
+            X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
         result = self._fit_result(X, y, sample_weight, logistic=False)
         self.coef_ = result.w
         self.intercept_ = float(result.b)
@@ -322,10 +370,14 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> GDClassifier(tol=None).fit([[0.0], [1.0]], [3, 7]).classes_.tolist()
         [3, 7]
         """
-        X, y = _validate_data(self, X, y, dtype=_DTYPES)
-        check_classification_targets(y)
-        classes, y01 = np.unique(y, return_inverse=True)
-        y_type = type_of_target(y, input_name="y")
+        if is_dask_collection(X):
+            X = self._dask_X(X, reset=True)
+            classes, y01, y_type = _dask_binary_targets(y, X)
+        else:
+            X, y = _validate_data(self, X, y, dtype=_DTYPES)
+            check_classification_targets(y)
+            classes, y01 = np.unique(y, return_inverse=True)
+            y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
             shown = (", ".join(map(repr, classes[:10].tolist()))
                      + (", ..." if classes.size > 10 else ""))
@@ -432,7 +484,10 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> clf.predict([[-5.0], [5.0]]).tolist()
         ['a', 'b']
         """
-        positive = self.decision_function(X) > 0
+        positive: Any = self.decision_function(X) > 0
+        if is_dask_collection(positive):
+            classes = self.classes_
+            return positive.map_blocks(lambda p: classes[p.astype(np.intp)], dtype=classes.dtype)
         return self.classes_[positive.astype(np.intp)]
 
     def __sklearn_tags__(self) -> Any:
