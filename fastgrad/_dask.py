@@ -218,9 +218,31 @@ def _task_threads(workers: Any) -> int:
     return int(workers)
 
 
+def _group_task(kind: str, Xs: list, ys: list, sws: list, w: np.ndarray, b: float,
+                row0s: list, check: bool, nthreads: int) -> list:
+    """One task per worker: ``_block_task`` over the blocks that worker holds, each
+    block's partial sums kept apart (the client adds them in block order)."""
+    return [_block_task(kind, X, y, sw, w, b, r0, check, nthreads)
+            for X, y, sw, r0 in zip(Xs, ys, sws, row0s)]
+
+
+def _distributed_client(collection: Any) -> Any:
+    """The ``distributed.Client`` that runs ``collection`` on the current scheduler, or
+    None (threads, processes, synchronous)."""
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(collections=[collection]), "__self__", None)
+    module = type(client).__module__ if client is not None else ""
+    return client if module.startswith("distributed") and hasattr(client, "who_has") else None
+
+
 class _Rounds:
-    """The rounds of one call: each sends (w, b) to one task per row block and adds the
-    blocks' partial sums in block order on the client."""
+    """The rounds of one call: each sends (w, b) to the row blocks of X (persisted or
+    not) and adds the blocks' partial sums in block order on the client.
+
+    On a ``distributed`` cluster, one task per worker runs the kernel over the blocks it
+    holds (asked of the scheduler each round, so a block that moved or was recomputed
+    after a worker died is found where it is now); elsewhere one task per block."""
 
     def __init__(self, kind: str, X: Any, y: Any, sw: Any, nthreads: int) -> None:
         self.kind = kind
@@ -228,23 +250,58 @@ class _Rounds:
         self.d = X.shape[1]
         rows = X.chunks[0]
         self.row0 = [int(r) for r in np.cumsum((0,) + rows[:-1])]
+        self.client = _distributed_client(X)
         self.blocks = list(zip(X.to_delayed()[:, 0].tolist(), y.to_delayed().tolist(),
                                sw.to_delayed().tolist() if sw is not None
                                else [None] * len(rows)))
+        self.futures: list | None = None
+        if self.client is not None:
+            from distributed import futures_of
+
+            held = {f.key: f for v in (X, y, sw) if v is not None for f in futures_of(v)}
+            keys = [(xb.key, yb.key, None if sb is None else sb.key)
+                    for xb, yb, sb in self.blocks]
+            if all(k in held for ks in keys for k in ks if k is not None):
+                self.futures = [tuple(None if k is None else held[k] for k in ks)
+                                for ks in keys]
+
+    def _parts(self, w: np.ndarray, b: float, check: bool) -> list:
+        if self.futures is None:                         # one task per block
+            import dask
+
+            task = dask.delayed(_block_task, pure=False)
+            return list(dask.compute(*[
+                task(self.kind, xb, yb, sb, w, b, r0, check, self.nthreads)
+                for (xb, yb, sb), r0 in zip(self.blocks, self.row0)]))
+        client = self.client
+        holders = client.who_has([f[0] for f in self.futures])
+        groups: dict[Any, list[int]] = {}
+        for i, (xf, _, _) in enumerate(self.futures):
+            where = holders.get(xf.key) or (None,)
+            groups.setdefault(where[0], []).append(i)
+        submitted = []
+        for worker, idx in groups.items():
+            place = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
+            fut = client.submit(
+                _group_task, self.kind, [self.futures[i][0] for i in idx],
+                [self.futures[i][1] for i in idx], [self.futures[i][2] for i in idx],
+                w, b, [self.row0[i] for i in idx], check, self.nthreads, pure=False, **place)
+            submitted.append((idx, fut))
+        parts: list = [None] * len(self.futures)
+        for (idx, _), results in zip(submitted, client.gather([f for _, f in submitted])):
+            for i, part in zip(idx, results):
+                parts[i] = part
+        return parts
 
     def sums(self, w: np.ndarray, b: float, check: bool) -> tuple:
         """(loss_sum, gW (d, 1), gb (1,), weight_sum) over all of X."""
-        import dask
-
-        task = dask.delayed(_block_task, pure=False)
-        parts = dask.compute(*[task(self.kind, xb, yb, sb, w, b, r0, check, self.nthreads)
-                               for (xb, yb, sb), r0 in zip(self.blocks, self.row0)])
+        parts = self._parts(w, b, check)
+        if check:
+            _raise_problems(self.kind, [p[1] for p in parts])
         loss = 0.0
         gW = np.zeros((self.d, 1))
         gb = np.zeros(1)
         weight_sum = 0.0
-        if check:
-            _raise_problems(self.kind, [p[1] for p in parts])
         for part, _ in parts:            # in block order, whatever ran where
             loss += part[0]
             gW += part[1]
@@ -302,7 +359,6 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
     callback_every = check_positive_int(callback_every, "callback_every")
     nthreads = _task_threads(workers)
 
-    X = X.map_blocks(np.ascontiguousarray, dtype=X.dtype)
     X, y, sw = dask.persist(X, y, sw)            # once: the epochs read these blocks
     rounds = _Rounds(kind, X, y, sw, nthreads)
 
