@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 GUIDE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guide"
-RUN = ["derivatives", "modes", "fits", "integrations", "threads", "sparse"]
-SHOWN_ONLY = ["index", "guarantees", "benchmarks", "multiclass", "optimizers", "scale"]
+RUN = ["derivatives", "modes", "fits", "integrations", "threads", "sparse", "scale"]
+SHOWN_ONLY = ["index", "guarantees", "benchmarks", "multiclass", "optimizers"]
 NEEDS_A_BUILT_LIBRARY = ("import myobj", 'CDLL("./libf.so")')
 
 
