@@ -49,16 +49,18 @@ __all__ = ["loss_grad", "fit", "linear_output", "as_dask_matrix", "as_row_vector
 
 # ------------------------------------------------------------------ the per-block kernel
 def _block_sums(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
-                w: np.ndarray, b: float, nthreads: int) -> tuple:
-    """Raw sums over the rows of one block: ``(loss_sum, gW (d, 1) float64, gb (1,)
-    float64, weight_sum)``, no normalisation and no penalty.
+                W: np.ndarray, b: np.ndarray, nthreads: int) -> tuple:
+    """Raw sums over the rows of one block: ``(loss_sum, gW (d, K) float64, gb (K,)
+    float64, weight_sum)``, no normalisation and no penalty; W (d, K) in X's dtype, b (K,).
 
     The contract of ``fastgrad._linear.block_sums``; until that entry exists this runs
-    ``loss_grad`` with ``inv_sumw=1`` and ``l2=0`` (which returns the raw sums), once for
-    the loss and once for the gradient.
+    ``loss_grad`` with ``inv_sumw=1`` and ``l2=0`` (which returns the raw sums, K = 1),
+    once for the loss and once for the gradient.
     """
-    loss = _linear.loss_grad(kind, X, y, w, b, sw, 1.0, 0.0, False, nthreads)[0]
-    _, gw, gb, _ = _linear.loss_grad(kind, X, y, w, b, sw, 1.0, 0.0, True, nthreads)
+    w = np.ascontiguousarray(W[:, 0])
+    b0 = float(b[0])
+    loss = _linear.loss_grad(kind, X, y, w, b0, sw, 1.0, 0.0, False, nthreads)[0]
+    _, gw, gb, _ = _linear.loss_grad(kind, X, y, w, b0, sw, 1.0, 0.0, True, nthreads)
     weight_sum = float(X.shape[0]) if sw is None else float(np.sum(sw, dtype=np.float64))
     return (float(loss), np.asarray(gw, dtype=np.float64).reshape(-1, 1),
             np.array([gb], dtype=np.float64), weight_sum)
@@ -100,7 +102,7 @@ def _block_problems(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | No
 
 
 def _block_task(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
-                w: np.ndarray, b: float, row0: int, check: bool, nthreads: int) -> tuple:
+                w: np.ndarray, b: np.ndarray, row0: int, check: bool, nthreads: int) -> tuple:
     """One task: the block's raw partial sums (a few numbers; X stays where it is), and,
     with ``check`` (the first round), what is wrong with the block's values."""
     X = np.ascontiguousarray(X)
@@ -218,7 +220,7 @@ def _task_threads(workers: Any) -> int:
     return int(workers)
 
 
-def _group_task(kind: str, Xs: list, ys: list, sws: list, w: np.ndarray, b: float,
+def _group_task(kind: str, Xs: list, ys: list, sws: list, w: np.ndarray, b: np.ndarray,
                 row0s: list, check: bool, nthreads: int) -> list:
     """One task per worker: ``_block_task`` over the blocks that worker holds, each
     block's partial sums kept apart (the client adds them in block order)."""
@@ -265,7 +267,7 @@ class _Rounds:
                 self.futures = [tuple(None if k is None else held[k] for k in ks)
                                 for ks in keys]
 
-    def _parts(self, w: np.ndarray, b: float, check: bool) -> list:
+    def _parts(self, w: np.ndarray, b: np.ndarray, check: bool) -> list:
         if self.futures is None:                         # one task per block
             import dask
 
@@ -293,14 +295,14 @@ class _Rounds:
                 parts[i] = part
         return parts
 
-    def sums(self, w: np.ndarray, b: float, check: bool) -> tuple:
-        """(loss_sum, gW (d, 1), gb (1,), weight_sum) over all of X."""
-        parts = self._parts(w, b, check)
+    def sums(self, W: np.ndarray, b: np.ndarray, check: bool) -> tuple:
+        """(loss_sum, gW (d, K), gb (K,), weight_sum) over all of X at (W, b)."""
+        parts = self._parts(W, b, check)
         if check:
             _raise_problems(self.kind, [p[1] for p in parts])
         loss = 0.0
-        gW = np.zeros((self.d, 1))
-        gb = np.zeros(1)
+        gW = np.zeros(W.shape)
+        gb = np.zeros(b.shape)
         weight_sum = 0.0
         for part, _ in parts:            # in block order, whatever ran where
             loss += part[0]
@@ -316,6 +318,15 @@ def _check_weight_sum(weight_sum: float) -> None:
 
 
 # ------------------------------------------------------------------ public entries
+def _penalised(rounds: _Rounds, W: np.ndarray, b: np.ndarray, l2: float,
+               check: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    """One round and the finalize rule: (loss, dW (d, K), db (K,)), float64."""
+    loss_sum, gW, gb, weight_sum = rounds.sums(W, b, check)
+    if check:
+        _check_weight_sum(weight_sum)
+    return _finalize(loss_sum, gW, gb, weight_sum, W, l2)
+
+
 def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2: Any,
               want_grad: bool, workers: Any = None) -> tuple:
     """(loss, dw, db) of ``fastgrad._losses`` for a dask X, as NumPy values."""
@@ -324,9 +335,7 @@ def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2:
     b = check_finite_scalar(b, "b")
     l2 = check_nonnegative(l2, "l2")
     rounds = _Rounds(kind, X, y, sw, _task_threads(workers))
-    loss_sum, gW, gb, weight_sum = rounds.sums(w, b, check=True)
-    _check_weight_sum(weight_sum)
-    loss, dW, db = _finalize(loss_sum, gW, gb, weight_sum, w.reshape(-1, 1), l2)
+    loss, dW, db = _penalised(rounds, w.reshape(-1, 1), np.array([b]), l2, check=True)
     dw = dW[:, 0].astype(X.dtype)
     g_b = float(db[0])
     value = (loss, dw, g_b) if want_grad else (loss, None, None)
@@ -342,13 +351,7 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
         l2: Any, sample_weight: Any, w0: Any, b0: Any, fit_intercept: bool, progress: bool,
         callback: Callable[..., Any] | None, callback_every: Any,
         workers: Any = None) -> FitResult:
-    """The gradient-descent fit of ``fastgrad._losses`` for a dask X.
-
-    X, y and the weights are persisted once (on the active scheduler); each epoch is one
-    round of per-block tasks; the clip, update and stop rules are those of the compiled
-    loop (``fastgrad._update_rules``)."""
-    import dask
-
+    """The gradient-descent fit of ``fastgrad._losses`` for a dask X (mse, logistic)."""
     X, y, sw = _prepare(kind, X, y, sample_weight)
     d = X.shape[1]
     w = (np.zeros(d, dtype=X.dtype) if w0 is None
@@ -357,11 +360,32 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
     l2 = check_nonnegative(l2, "l2")
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")
-    nthreads = _task_threads(workers)
+    W, bs, history, n_done, gnorm, status = _descend(
+        kind, X, y, sw, w.reshape(-1, 1), np.array([b]), lr=lr, epochs=epochs,
+        max_norm=max_norm, tol=tol, l2=l2, fit_intercept=fit_intercept, progress=progress,
+        callback=(None if callback is None
+                  else lambda e, loss, Wn: callback(e, loss, Wn[:, 0].copy())),
+        callback_every=callback_every, nthreads=_task_threads(workers))
+    return FitResult(w=W[:, 0].copy(), b=float(bs[0]), loss_history=history,
+                     n_epochs=n_done, converged=status == "converged",
+                     grad_norm=gnorm, status=status)
+
+
+def _descend(kind: str, X: Any, y: Any, sw: Any, W: np.ndarray, b: np.ndarray, *,
+             lr: float, epochs: int, max_norm: float | None, tol: float | None, l2: float,
+             fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
+             callback_every: int, nthreads: int) -> tuple:
+    """The epoch loop on the client, by the rules of the compiled loop
+    (``fastgrad._update_rules``): X, y and the weights are persisted once; each epoch is
+    one round of per-block tasks, then the finalize rule, the stop test (diverged,
+    converged), the clip and the update (not applied when it is not finite in W's own
+    dtype).  W (d, K) in X's dtype and b (K,) float64 are private copies.
+
+    Returns (W, b, loss_history, n_epochs, grad_norm, status)."""
+    import dask
 
     X, y, sw = dask.persist(X, y, sw)            # once: the epochs read these blocks
     rounds = _Rounds(kind, X, y, sw, nthreads)
-
     bar = None
     if progress:
         from ._progress import make_bar
@@ -372,31 +396,28 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
     n_done = 0
     try:
         while n_done < epochs:
-            loss_sum, gW, gb, weight_sum = rounds.sums(w, b, check=n_done == 0)
-            if n_done == 0:
-                _check_weight_sum(weight_sum)
-            loss, dW, db = _finalize(loss_sum, gW, gb, weight_sum, w.reshape(-1, 1), l2)
-            dw = dW[:, 0]
-            g_b = float(db[0]) if fit_intercept else 0.0
-            gnorm = global_norm([dw, np.array([g_b])])
+            loss, dW, db = _penalised(rounds, W, b, l2, check=n_done == 0)
+            if not fit_intercept:
+                db = np.zeros_like(db)
+            gnorm = global_norm([dW, db])
             status = stop_status(loss, gnorm, tol)
             if status is not None:
                 break
             history.append(loss)
             step = lr * clip_factor(gnorm, max_norm)
-            new_w = updated(w, dw, step)
-            new_w = None if new_w is None else new_w.astype(X.dtype)  # in w's own dtype
-            new_b = b - step * g_b if fit_intercept else b
-            if new_w is None or not (np.all(np.isfinite(new_w)) and math.isfinite(new_b)):
+            new_W = updated(W, dW, step)
+            new_W = None if new_W is None else new_W.astype(W.dtype)   # in W's own dtype
+            new_b = updated(b, db, step)
+            if new_W is None or new_b is None or not np.all(np.isfinite(new_W)):
                 status = "diverged"
                 break
-            w, b = new_w, new_b
+            W, b = new_W, new_b
             n_done += 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             if (callback is not None and (n_done % callback_every == 0 or n_done == epochs)
-                    and callback(n_done, loss, w.copy())):
+                    and callback(n_done, loss, W.copy())):
                 status = "stopped"
                 break
     finally:
@@ -406,10 +427,8 @@ def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: 
         status = "max_epochs"
     if status == "diverged":
         from ._losses import _diverged_warning
-        warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=4)
-    return FitResult(w=w, b=float(b), loss_history=np.array(history, dtype=np.float64),
-                     n_epochs=n_done, converged=status == "converged",
-                     grad_norm=float(gnorm), status=status)
+        warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=5)
+    return W, b, np.array(history, dtype=np.float64), n_done, float(gnorm), status
 
 
 def linear_output(X: Any, w: np.ndarray, b: float) -> Any:
