@@ -70,7 +70,7 @@ extensions = [
     Extension(
         f"fastgrad.{name}",
         [f"src/{name}.pyx"],
-        depends=["src/_logistic.h", "src/_diff_types.pxd", "src/_openmp.h"],
+        depends=["src/_loss_terms.h", "src/_diff_types.pxd", "src/_openmp.h"],
         include_dirs=[np.get_include(), "src"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -5,20 +5,22 @@ Imported lazily by ``fastgrad._losses`` when X is a dask collection, so ``import
 fastgrad`` never imports dask.  Dask does the placement, the transfers and the recovery;
 fastgrad brings the per-block kernel:
 
-- each row block of X (with its slices of y and the sample weights) is handed to one
-  task that runs the compiled per-block kernel (``_block_sums``) and returns the block's
-  raw partial sums (loss sum, gradient sum, intercept-gradient sum, weight total): a
-  vector of d + 3 numbers, never a block of X;
+- each row block of X (with its slices of y and the sample weights) goes through the
+  compiled per-block kernel ``fastgrad._linear.block_sums`` (the one the in-memory path
+  runs), which returns the block's raw partial sums (loss sum, gradient sum, intercept
+  gradient sum, weight total): d + 3 numbers per output, never a block of X; one task
+  per block, or on a ``distributed`` cluster one task per worker over the blocks it holds;
 - the client adds the partial sums in block order (so the result does not depend on
-  which worker ran what, or when), and ``_finalize`` turns them into the weighted mean
-  loss and gradient plus the L2 term;
+  which worker ran what, or when), and ``fastgrad._losses.finalize`` turns them into
+  the weighted mean loss and gradient plus the L2 term;
 - a fit persists X, y and the weights once, then runs one such round per epoch; the
   clip, the update and the tol test run on the client with the rules of
   ``fastgrad._update_rules``, the same as the compiled in-memory loop.
 
 Inputs are checked here (shapes, dtypes, chunking, lengths) before anything runs; the
 values of y and the weights, and X's finiteness, are checked by the tasks of the first
-round, which raise a ValueError naming the argument and the global row indices.
+round, and the client raises one ValueError naming the argument and the first global
+row indices.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import _linear
+from ._losses import _diverged_warning, finalize
 from ._results import FitResult
 from ._update_rules import clip_factor, global_norm, stop_status, updated
 from ._validation import (
@@ -50,29 +53,10 @@ __all__ = ["loss_grad", "fit", "linear_output", "as_dask_matrix", "as_row_vector
 # ------------------------------------------------------------------ the per-block kernel
 def _block_sums(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
                 W: np.ndarray, b: np.ndarray, nthreads: int) -> tuple:
-    """Raw sums over the rows of one block: ``(loss_sum, gW (d, K) float64, gb (K,)
-    float64, weight_sum)``, no normalisation and no penalty; W (d, K) in X's dtype, b (K,).
-
-    The contract of ``fastgrad._linear.block_sums``; until that entry exists this runs
-    ``loss_grad`` with ``inv_sumw=1`` and ``l2=0`` (which returns the raw sums, K = 1),
-    once for the loss and once for the gradient.
-    """
-    w = np.ascontiguousarray(W[:, 0])
-    b0 = float(b[0])
-    loss = _linear.loss_grad(kind, X, y, w, b0, sw, 1.0, 0.0, False, nthreads)[0]
-    _, gw, gb, _ = _linear.loss_grad(kind, X, y, w, b0, sw, 1.0, 0.0, True, nthreads)
-    weight_sum = float(X.shape[0]) if sw is None else float(np.sum(sw, dtype=np.float64))
-    return (float(loss), np.asarray(gw, dtype=np.float64).reshape(-1, 1),
-            np.array([gb], dtype=np.float64), weight_sum)
-
-
-def _finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
-              W: np.ndarray, l2: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """The one finalize rule: ``loss = loss_sum / weight_sum + l2 ||W||_F^2``,
-    ``dW = gW / weight_sum + 2 l2 W``, ``db = gb / weight_sum``."""
-    W64 = np.asarray(W, dtype=np.float64)
-    loss = loss_sum / weight_sum + l2 * float(np.sum(W64 * W64))
-    return loss, gW / weight_sum + 2.0 * l2 * W64, gb / weight_sum
+    """Raw sums over the rows of one block, ``(loss_sum, gW (d, K) float64, gb (K,)
+    float64, weight_sum)``, no normalisation and no penalty: the compiled per-block
+    kernel ``fastgrad._linear.block_sums``, the one the in-memory path runs."""
+    return _linear.block_sums(kind, X, y, sw, W, b, nthreads)
 
 
 def _block_problems(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None,
@@ -324,7 +308,7 @@ def _penalised(rounds: _Rounds, W: np.ndarray, b: np.ndarray, l2: float,
     loss_sum, gW, gb, weight_sum = rounds.sums(W, b, check)
     if check:
         _check_weight_sum(weight_sum)
-    return _finalize(loss_sum, gW, gb, weight_sum, W, l2)
+    return finalize(loss_sum, gW, gb, weight_sum, W, l2)
 
 
 def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2: Any,
@@ -426,7 +410,6 @@ def _descend(kind: str, X: Any, y: Any, sw: Any, W: np.ndarray, b: np.ndarray, *
     if status is None:
         status = "max_epochs"
     if status == "diverged":
-        from ._losses import _diverged_warning
         warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=5)
     return W, b, np.array(history, dtype=np.float64), n_done, float(gnorm), status
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,20 +43,74 @@ ArrayLike = Any
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _nthreads(X: np.ndarray, workers: Any) -> int:
-    """Threads of a pass over X (``fastgrad._threads``), no more than its row blocks."""
-    nt = _threads.n_threads(X.size, workers)
-    return nt if nt == 1 else min(nt, _linear.n_blocks(X.shape[0], X.shape[1]))
+@dataclass(frozen=True)
+class LossSpec:
+    """What the Python layer needs to know of one loss of ``fastgrad._linear``."""
+
+    #: The loss name the kernels take (``fastgrad._linear.LOSSES``).
+    kernel: str
+    #: The values y may take: "real" (any finite number), "unit" ([0, 1]) or "classes"
+    #: (class labels 0..K-1, or an (N, K) matrix of class probabilities).
+    y_domain: str
+    #: Outputs K of the linear model (columns of W): "one", or "classes" (one per class).
+    outputs: str
+    #: How messages name the loss.
+    title: str
+
+
+#: Each loss once: its y domain, its number of outputs and its kernel id.
+LOSS_TABLE: dict[str, LossSpec] = {
+    "mse": LossSpec("mse", "real", "one", "the squared-error loss"),
+    "logistic": LossSpec("logistic", "unit", "one", "the logistic loss"),
+    "softmax": LossSpec("softmax", "classes", "classes", "the softmax loss"),
+}
+
+
+def finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
+             W: np.ndarray, l2: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """The penalised weighted mean loss and its gradient from the raw sums of
+    ``fastgrad._linear.block_sums``: the rule of the compiled fit loop, operation for
+    operation (``finalize`` in ``src/_linear.pyx``), so that sums of row blocks computed
+    anywhere give bitwise the compiled results.
+
+    ``loss = loss_sum / weight_sum + l2 ||W||_F^2``, ``dW = gW / weight_sum + 2 l2 W``,
+    ``db = gb / weight_sum`` (the intercepts are not penalised); the divisions are
+    multiplications by ``1 / weight_sum`` and the penalty is added entry by entry in
+    order, as in C.  dW and db are float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad._losses import finalize
+    >>> loss, dW, db = finalize(4.0, np.array([[2.0]]), np.array([1.0]), 2.0,
+    ...                         np.array([[3.0]]), 0.5)
+    >>> loss, dW.tolist(), db.tolist()
+    (6.5, [[4.0]], [0.5])
+    """
+    inv = 1.0 / weight_sum
+    Wd = np.asarray(W, dtype=np.float64)
+    terms = np.concatenate(([loss_sum * inv], ((l2 * Wd) * Wd).ravel()))
+    loss = float(np.add.accumulate(terms)[-1])      # left to right, as the C loop adds
+    return loss, np.asarray(gW, dtype=np.float64) * inv + (2.0 * l2) * Wd, \
+        np.asarray(gb, dtype=np.float64) * inv
+
+
+def _nthreads(X: np.ndarray, workers: Any, k: int = 1) -> int:
+    """Threads of a pass over X with k outputs (``fastgrad._threads``), no more than its
+    row blocks."""
+    nt = _threads.n_threads(X.size * k, workers)
+    return nt if nt == 1 else min(nt, _linear.n_blocks(X.shape[0], X.shape[1], k))
 
 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
-             sample_weight: ArrayLike | None, l2: Any, logistic: bool,
+             sample_weight: ArrayLike | None, l2: Any, loss: str,
              w_name: str = "w") -> tuple:
+    spec = LOSS_TABLE[loss]
     X = as_matrix(X)
     n, d = X.shape
     y = as_vector(y, "y", n, X.dtype)
-    if logistic:
-        check_unit_interval(y, "y", "the logistic loss")
+    if spec.y_domain == "unit":
+        check_unit_interval(y, "y", spec.title)
     w = None if w is None else as_vector(w, w_name, d, X.dtype)
     b = check_finite_scalar(b, "b0" if w_name == "w0" else "b")
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
@@ -73,7 +128,7 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
     if is_dask_collection(X):
         from . import _dask
         return _dask.loss_grad(kind, X, y, w, b, sample_weight, l2, want_grad, workers)
-    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind == "logistic")
+    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                              _nthreads(X, workers))
     if not finite:
@@ -265,8 +320,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
                          sample_weight=sample_weight, w0=w0, b0=b0,
                          fit_intercept=fit_intercept, progress=progress, callback=callback,
                          callback_every=callback_every, workers=workers)
-    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2,
-                                            kind == "logistic", w_name="w0")
+    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2, kind,
+                                            w_name="w0")
     nthreads = _nthreads(X, workers)
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")

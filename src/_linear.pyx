@@ -1,35 +1,47 @@
 """Analytic losses, gradients and the batch gradient-descent loop of fastgrad
 (compiled as ``fastgrad._linear``).
 
-Called only by ``fastgrad._api``, which has checked shapes, dtypes and values and
-converted y, w and sample weights to X's dtype (float32 or float64, one fused source).
+Called by ``fastgrad._losses``, which has checked shapes, dtypes and values and
+converted y, W and sample weights to X's dtype (float32 or float64, one fused source).
 
-Layer 1, per-sample helpers (``noexcept nogil``): ``mse_sample`` and ``logistic_terms``
-(the vectorised per-sample logistic terms of a block, C in ``_logistic.h``).
-Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (residual,
-loss and gradient together, X read once); ``full_pass`` runs it over fixed row blocks,
-in parallel when asked, and adds the block partial sums in block order, so the result
-does not depend on the number of threads; ``fit_epochs`` is the gradient-descent loop.
-Layer 3, the ``def`` entry points ``loss_grad`` and ``fit``.
+The model is linear with K outputs: scores ``X @ W + b`` with W of shape (d, K) in X's
+dtype and b of shape (K,) in float64; K = 1 for the MSE and logistic losses, K = the
+number of classes for the softmax (multinomial logistic) loss.  A loss is an id
+(``LOSSES``); what a pass computes (loss, gradient) is a separate set of flags.
+
+Layer 1, per-sample / per-row helpers (``noexcept nogil``, C in ``_loss_terms.h``):
+``fg_mse_sample``, ``fg_logistic_sample``, ``fg_softmax_row``, run over the scores of a
+block by the block loops there; ``loss_terms`` picks the loss.
+Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (scores,
+loss terms and gradient together, X read once); ``full_pass`` runs it over fixed row
+blocks, in parallel when asked, and adds the block partial sums in block order, so the
+result does not depend on the number of threads; ``finalize`` turns the raw sums into
+the penalised mean loss and its gradient; ``fit_epochs`` is the gradient-descent loop.
+Layer 3, the ``def`` entry points ``block_sums`` (raw sums), ``loss_grad``,
+``loss_grad_fast`` and ``fit``.
 """
 import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from scipy.linalg.cython_blas cimport dgemv, sgemv
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport exp, fabs, log1p, sqrt, isfinite
+from libc.math cimport fabs, sqrt, isfinite, NAN
 
 cnp.import_array()
 
-cdef enum:
+cdef enum:              # loss ids
     LOSS_MSE = 0
     LOSS_LOGISTIC = 1
-    LOSS_KIND = 1       # mask of the two above
-    SKIP_LOSS = 2       # flag: the caller needs only the gradient (no log1p per sample)
-    SKIP_GRAD = 4       # flag: the caller needs only the loss
-    SMALL_D = 32        # below this many features a block is walked 4 rows at a time
+    LOSS_SOFTMAX = 2
+
+cdef enum:              # what a pass computes: flags, apart from the loss id
+    WANT_LOSS = 1       # the loss sum (without it the logistic and softmax terms skip their logs)
+    WANT_GRAD = 2       # the gradient sums
+
+cdef enum:
+    SMALL_D = 32        # below this many features a one-output block is walked 4 rows at a time
 
 cdef enum:
     FIT_RUNNING = 0
@@ -39,69 +51,60 @@ cdef enum:
     FIT_STOPPED = 4
 
 # Rows per block: a block holds about BLOCK_ELEMS elements of X (64 KiB of float64),
-# so the second use of a row (the gradient update) finds it in L1/L2 cache.
+# so the second use of a row (the gradient update) finds it in L1/L2 cache.  With K > 1
+# outputs, a block holds about GEMM_ELEMS multiply-adds per gemm (rows * d * K), few
+# enough that BLAS runs each gemm on the calling thread.
 cdef enum:
     BLOCK_ELEMS = 8192
+    GEMM_ELEMS = 32768
 
-LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC}
+LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
           FIT_DIVERGED: "diverged", FIT_STOPPED: "stopped"}
 
 
-cdef extern from "_logistic.h" nogil:
+cdef extern from "_loss_terms.h" nogil:
+    double fg_mse_terms_d(double *z, double b, const double *y, const double *sw,
+                          long n, int want_loss, double *gsum)
+    double fg_mse_terms_f(float *z, double b, const float *y, const float *sw,
+                          long n, int want_loss, double *gsum)
     double fg_logistic_terms_d(double *z, double b, const double *y, const double *sw,
                                long n, int want_loss, double *gsum)
     double fg_logistic_terms_f(float *z, double b, const float *y, const float *sw,
                                long n, int want_loss, double *gsum)
+    double fg_softmax_terms_d(double *Z, long rows, long K, const double *b,
+                              const double *y, long ycols, const double *sw,
+                              int want_loss, double *gsum, double *buf)
+    double fg_softmax_terms_f(float *Z, long rows, long K, const double *b,
+                              const float *y, long ycols, const float *sw,
+                              int want_loss, double *gsum, double *buf)
 
 
 # --------------------------------------------------------------------------- layer 1
-cdef inline double mse_terms(floating *z, double b, const floating *y, const floating *sw,
-                             Py_ssize_t n, double *gsum) noexcept nogil:
-    """Squared error of n samples at raw predictions z + b: z[i] becomes
-    sw_i d loss_i / d z_i = 2 sw_i (z_i + b - y_i), their sum is added to gsum[0], and
-    the weighted loss sum is returned.  Sums in four interleaved partial sums, added in
-    a fixed order (as in ``_logistic.h``)."""
-    cdef Py_ssize_t i, l
-    cdef double r, wi, ls[4]
-    cdef double gl[4]
-    cdef double loss = 0.0, gs = 0.0
-    for l in range(4):
-        ls[l] = 0.0
-        gl[l] = 0.0
-    i = 0
-    while i + 4 <= n:
-        for l in range(4):
-            r = z[i + l] + b - y[i + l]
-            wi = sw[i + l] if sw != NULL else 1.0
-            ls[l] += wi * (r * r)
-            r = 2.0 * wi * r
-            gl[l] += r
-            z[i + l] = <floating>r
-        i += 4
-    while i < n:
-        r = z[i] + b - y[i]
-        wi = sw[i] if sw != NULL else 1.0
-        loss += wi * (r * r)
-        r = 2.0 * wi * r
-        gs += r
-        z[i] = <floating>r
-        i += 1
-    gsum[0] += gs + ((gl[0] + gl[1]) + (gl[2] + gl[3]))
-    return loss + ((ls[0] + ls[1]) + (ls[2] + ls[3]))
-
-
-cdef inline double logistic_terms(floating *z, double b, const floating *y,
-                                  const floating *sw, Py_ssize_t n, bint want_loss,
-                                  double *gsum) noexcept nogil:
-    """Logistic loss of n samples at raw predictions z + b (see ``_logistic.h``):
-    z[i] becomes sw_i d loss_i / d z_i, their sum is added to gsum[0], and the
-    weighted loss sum is returned (0 when not want_loss).  One exp(-|z|) per sample,
-    evaluated by an inline polynomial in a loop the compiler vectorises."""
+cdef inline double loss_terms(int loss, int flags, floating *Z, Py_ssize_t rows,
+                              Py_ssize_t K, const double *b, const floating *y,
+                              Py_ssize_t ycols, const floating *sw, double *gsum,
+                              double *buf) noexcept nogil:
+    """The per-sample terms of a block of scores Z (rows, K), intercepts b (K) not yet
+    added: Z becomes sw_i d loss_i / d z_i, the column sums of that are added to
+    gsum[0:K], and the weighted loss sum is returned (0 for the logistic and softmax
+    losses when WANT_LOSS is not set).  y holds ycols values per row (1, or K class
+    probabilities for the softmax loss); ``buf`` holds 2 K doubles."""
+    cdef int want_loss = (flags & WANT_LOSS) != 0
+    if loss == LOSS_SOFTMAX:
+        if floating is double:
+            return fg_softmax_terms_d(Z, rows, K, b, y, ycols, sw, want_loss, gsum, buf)
+        else:
+            return fg_softmax_terms_f(Z, rows, K, b, y, ycols, sw, want_loss, gsum, buf)
+    if loss == LOSS_LOGISTIC:
+        if floating is double:
+            return fg_logistic_terms_d(Z, b[0], y, sw, rows, want_loss, gsum)
+        else:
+            return fg_logistic_terms_f(Z, b[0], y, sw, rows, want_loss, gsum)
     if floating is double:
-        return fg_logistic_terms_d(z, b, y, sw, n, want_loss, gsum)
+        return fg_mse_terms_d(Z, b[0], y, sw, rows, want_loss, gsum)
     else:
-        return fg_logistic_terms_f(z, b, y, sw, n, want_loss, gsum)
+        return fg_mse_terms_f(Z, b[0], y, sw, rows, want_loss, gsum)
 
 
 # --------------------------------------------------------------------------- layer 2
@@ -116,6 +119,29 @@ cdef inline void rows_gemv(char trans, const floating *Xb, int rows, int d,
         dgemv(&trans, &d, &rows, &one, <double *>Xb, &d, <double *>v, &inc, &zero, out, &inc)
     else:
         sgemv(&trans, &d, &rows, &one, <float *>Xb, &d, <float *>v, &inc, &zero, out, &inc)
+
+
+cdef inline void rows_gemm(bint grad, const floating *Xb, int rows, int d, int K,
+                           const floating *A, floating *out) noexcept nogil:
+    """BLAS gemm on a C-contiguous block Xb (rows, d) and a C-contiguous A, all seen by
+    BLAS column-major (as their transposes).  grad False: out (rows, K) = Xb @ A with A
+    (d, K); grad True: out (d, K) = Xb.T @ A with A (rows, K)."""
+    cdef char nn = b'N', tt = b'T'
+    cdef floating one = 1.0, zero = 0.0
+    if not grad:     # out.T (K, rows) = A.T (K, d) @ Xb.T (d, rows)
+        if floating is double:
+            dgemm(&nn, &nn, &K, &rows, &d, &one, <double *>A, &K, <double *>Xb, &d, &zero,
+                  out, &K)
+        else:
+            sgemm(&nn, &nn, &K, &rows, &d, &one, <float *>A, &K, <float *>Xb, &d, &zero,
+                  out, &K)
+    else:            # out.T (K, d) = A.T (K, rows) @ Xb (rows, d)
+        if floating is double:
+            dgemm(&nn, &tt, &K, &d, &rows, &one, <double *>A, &K, <double *>Xb, &d, &zero,
+                  out, &K)
+        else:
+            sgemm(&nn, &tt, &K, &d, &rows, &one, <float *>A, &K, <float *>Xb, &d, &zero,
+                  out, &K)
 
 
 cdef void narrow_dots(const floating[:, ::1] X, Py_ssize_t r0, Py_ssize_t r1,
@@ -176,218 +202,404 @@ cdef void narrow_update(const floating[:, ::1] X, Py_ssize_t r0, Py_ssize_t r1,
         i += 1
 
 
-cdef double block_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
-                       const floating *sw, const floating *w, double b,
-                       Py_ssize_t r0, Py_ssize_t r1, floating *scratch,
-                       double *gw_out, double *gb_out) noexcept nogil:
-    """Rows r0:r1, read from memory once: z = X_b @ w, per-sample loss and dloss/dz,
-    then X_b.T @ (sw * dloss/dz) while the block is still in cache (a block is about
-    BLOCK_ELEMS elements).
+cdef double block_pass(int loss, int flags, const floating[:, ::1] X,
+                       const floating[:, ::1] y, const floating *sw, const floating *W,
+                       Py_ssize_t K, const double *b, Py_ssize_t r0, Py_ssize_t r1,
+                       floating *scratch, double *buf, double *gW_out,
+                       double *gb_out) noexcept nogil:
+    """Rows r0:r1, read from memory once: scores Z = X_b @ W (rows, K), per-sample
+    loss and dloss/dZ (``loss_terms``), then X_b.T @ (sw * dloss/dZ) while the block is
+    still in cache (a block is about BLOCK_ELEMS elements).
 
-    Returns sum_i sw_i loss_i; writes the gradient sum to gw_out (length d, overwritten)
-    and sum_i sw_i dloss_i/dz to gb_out.  ``scratch`` holds r1 - r0 + d values.
-    Three steps: the block's scores z (BLAS gemv for wide X, ``narrow_dots`` below
-    SMALL_D features), the per-sample terms in one vectorised loop over z
-    (``mse_terms`` / ``logistic_terms``), the gradient (gemv / ``narrow_update``).
+    Returns sum_i sw_i loss_i; writes the gradient sums to gW_out (d * K, overwritten)
+    and sum_i sw_i dloss_i/dZ_i to gb_out (K, overwritten).  ``scratch`` holds
+    (r1 - r0) * K + d * K values of X's dtype, ``buf`` 2 K doubles.
+    Scores and gradient by BLAS gemv for one output (four rows at a time below SMALL_D
+    features: ``narrow_dots`` / ``narrow_update``), by BLAS gemm for K > 1.
     """
-    cdef Py_ssize_t j, d = X.shape[1]
+    cdef Py_ssize_t j, d = X.shape[1], p = X.shape[1] * K
     cdef int rows = <int>(r1 - r0)
-    cdef double loss, gb = 0.0
-    cdef floating *z = scratch
-    cdef floating *gw = scratch + rows
-    cdef bint grad = not (kind & SKIP_GRAD)
-    if d >= SMALL_D:
-        rows_gemv(c'T', &X[r0, 0], rows, <int>d, w, z)
+    cdef double loss_sum
+    cdef floating *Z = scratch
+    cdef floating *gW = scratch + rows * K
+    cdef bint grad = (flags & WANT_GRAD) != 0
+    if K > 1:
+        rows_gemm(False, &X[r0, 0], rows, <int>d, <int>K, W, Z)
+    elif d >= SMALL_D:
+        rows_gemv(c'T', &X[r0, 0], rows, <int>d, W, Z)
     else:
-        narrow_dots(X, r0, r1, w, z)
-    if kind & LOSS_KIND == LOSS_LOGISTIC:
-        loss = logistic_terms(z, b, &y[r0], sw + r0 if sw != NULL else NULL, rows,
-                              not (kind & SKIP_LOSS), &gb)
+        narrow_dots(X, r0, r1, W, Z)
+    for j in range(K):
+        gb_out[j] = 0.0
+    loss_sum = loss_terms(loss, flags, Z, rows, K, b, &y[r0, 0], y.shape[1],
+                          sw + r0 if sw != NULL else NULL, gb_out, buf)
+    if grad and (K > 1 or d >= SMALL_D):
+        if K > 1:
+            rows_gemm(True, &X[r0, 0], rows, <int>d, <int>K, Z, gW)
+        else:
+            rows_gemv(c'N', &X[r0, 0], rows, <int>d, Z, gW)
+        for j in range(p):
+            gW_out[j] = gW[j]
     else:
-        loss = mse_terms(z, b, &y[r0], sw + r0 if sw != NULL else NULL, rows, &gb)
-    gb_out[0] = gb
-    if grad and d >= SMALL_D:
-        rows_gemv(c'N', &X[r0, 0], rows, <int>d, z, gw)
-        for j in range(d):
-            gw_out[j] = gw[j]
-    else:
-        for j in range(d):
-            gw_out[j] = 0.0
+        for j in range(p):
+            gW_out[j] = 0.0
         if grad:
-            narrow_update(X, r0, r1, z, gw_out)
-    return loss
+            narrow_update(X, r0, r1, Z, gW_out)
+    return loss_sum
 
 
-cdef double full_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
-                      const floating *sw, const floating *w, double b,
-                      double[:, ::1] partial, floating[:, ::1] scratch,
-                      double *gw_out, double *gb_out, int nthreads) noexcept nogil:
+cdef double full_pass(int loss, int flags, const floating[:, ::1] X,
+                      const floating[:, ::1] y, const floating *sw, const floating *W,
+                      Py_ssize_t K, const double *b, double[:, ::1] partial,
+                      floating[:, ::1] scratch, double[:, ::1] bufs, double *gW_out,
+                      double *gb_out, int nthreads) noexcept nogil:
     """One pass over all of X in fixed row blocks (in parallel when nthreads > 1).
 
-    ``partial`` (n_blocks, d + 2) receives each block's sums, which are then added in
-    block order, so the result does not depend on the number of threads.  ``scratch``
-    has one row of (rows per block + d) values per thread.
-    Returns sum sw_i loss_i; gw_out (d) and gb_out get the summed gradient terms.
+    Block k holds rows k * R to (k + 1) * R with R = ceil(n / n_blocks): the blocks are
+    fixed by the shape of X alone.  ``partial`` (n_blocks, d K + K + 1) receives each
+    block's sums (gW, gb, loss), which are then added in block order, so the result
+    does not depend on the number of threads.  ``scratch`` and ``bufs`` have one row
+    per thread (see ``block_pass``).
+    Returns sum sw_i loss_i; gW_out (d K) and gb_out (K) get the summed gradient terms.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], nb = partial.shape[0]
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1] * K, nb = partial.shape[0]
     cdef Py_ssize_t rows = (n + nb - 1) // nb, k, j, r0, r1
-    cdef double loss = 0.0, gb = 0.0
+    cdef double loss_sum = 0.0
     if nthreads > 1:
         for k in prange(nb, num_threads=nthreads, schedule="static"):
             r0 = k * rows
             r1 = min(r0 + rows, n)
-            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1, &scratch[threadid(), 0],
-                                       &partial[k, 0], &partial[k, d + 1])
+            partial[k, p + K] = block_pass(loss, flags, X, y, sw, W, K, b, r0, r1,
+                                           &scratch[threadid(), 0], &bufs[threadid(), 0],
+                                           &partial[k, 0], &partial[k, p])
     else:
         for k in range(nb):
             r0 = k * rows
             r1 = min(r0 + rows, n)
-            partial[k, d] = block_pass(kind, X, y, sw, w, b, r0, r1, &scratch[0, 0],
-                                       &partial[k, 0], &partial[k, d + 1])
-    for j in range(d):
-        gw_out[j] = 0.0
+            partial[k, p + K] = block_pass(loss, flags, X, y, sw, W, K, b, r0, r1,
+                                           &scratch[0, 0], &bufs[0, 0],
+                                           &partial[k, 0], &partial[k, p])
+    for j in range(p):
+        gW_out[j] = 0.0
+    for j in range(K):
+        gb_out[j] = 0.0
     for k in range(nb):
-        loss += partial[k, d]
-        gb += partial[k, d + 1]
-        for j in range(d):
-            gw_out[j] += partial[k, j]
-    gb_out[0] = gb
-    return loss
+        loss_sum += partial[k, p + K]
+        for j in range(K):
+            gb_out[j] += partial[k, p + j]
+        for j in range(p):
+            gW_out[j] += partial[k, j]
+    return loss_sum
 
 
-cdef double penalised(int kind, const floating[:, ::1] X, const floating[::1] y,
-                      const floating *sw, double inv_sumw, double l2,
-                      const floating *w, double b, double[:, ::1] partial,
-                      floating[:, ::1] scratch, double *gw, double *gb,
-                      int nthreads) noexcept nogil:
-    """Loss and gradient of the weighted mean loss plus l2 * ||w||^2 (b not penalised)."""
-    cdef Py_ssize_t j, d = X.shape[1]
-    cdef double loss = full_pass(kind, X, y, sw, w, b, partial, scratch, gw, gb,
-                                 nthreads) * inv_sumw
-    gb[0] *= inv_sumw
-    for j in range(d):
-        gw[j] = gw[j] * inv_sumw + 2.0 * l2 * w[j]
-        loss += l2 * (<double>w[j]) * w[j]
-    return loss
-
-
-cdef double global_norm(const double *g, Py_ssize_t d, double gb) noexcept nogil:
-    """||(g, gb)||_2, scaled by the largest entry so that squares cannot overflow."""
+cdef double finalize(double loss_sum, double *gW, double *gb, Py_ssize_t p, Py_ssize_t K,
+                     double inv_sumw, double l2, const floating *W) noexcept nogil:
+    """The raw sums of a pass made the penalised weighted mean loss and its gradient,
+    in place: loss = loss_sum / sum(sw) + l2 ||W||_F^2, dW = gW / sum(sw) + 2 l2 W,
+    db = gb / sum(sw) (b not penalised); division as multiplication by inv_sumw.
+    ``fastgrad._losses.finalize`` states the same rule, operation for operation."""
     cdef Py_ssize_t j
-    cdef double mx = fabs(gb), s, t
-    for j in range(d):
-        if fabs(g[j]) > mx:
-            mx = fabs(g[j])
+    cdef double loss = loss_sum * inv_sumw
+    for j in range(K):
+        gb[j] *= inv_sumw
+    for j in range(p):
+        gW[j] = gW[j] * inv_sumw + 2.0 * l2 * W[j]
+        loss += l2 * (<double>W[j]) * W[j]
+    return loss
+
+
+cdef double penalised(int loss, int flags, const floating[:, ::1] X,
+                      const floating[:, ::1] y, const floating *sw, const floating *W,
+                      Py_ssize_t K, const double *b, double inv_sumw, double l2,
+                      double[:, ::1] partial, floating[:, ::1] scratch, double[:, ::1] bufs,
+                      double *gW, double *gb, int nthreads) noexcept nogil:
+    """Loss and gradient of the weighted mean loss plus l2 ||W||_F^2: ``full_pass`` then
+    ``finalize``."""
+    cdef double loss_sum = full_pass(loss, flags, X, y, sw, W, K, b, partial, scratch, bufs,
+                                     gW, gb, nthreads)
+    return finalize(loss_sum, gW, gb, X.shape[1] * K, K, inv_sumw, l2, W)
+
+
+cdef double global_norm(const double *g, Py_ssize_t p, const double *gb,
+                        Py_ssize_t nb) noexcept nogil:
+    """||(g[0:p], gb[0:nb])||_2, scaled by the largest entry so that squares cannot
+    overflow; NaN when an entry is NaN."""
+    cdef Py_ssize_t j
+    cdef double mx = 0.0, s = 0.0, t, a
+    cdef bint nan = False
+    for j in range(nb):
+        a = fabs(gb[j])
+        if a > mx:
+            mx = a
+        elif a != a:
+            nan = True
+    for j in range(p):
+        a = fabs(g[j])
+        if a > mx:
+            mx = a
+        elif a != a:
+            nan = True
+    if nan:
+        return NAN
     if mx == 0.0 or not isfinite(mx):
         return mx
-    t = gb / mx
-    s = t * t
-    for j in range(d):
+    for j in range(nb):
+        t = gb[j] / mx
+        s += t * t
+    for j in range(p):
         t = g[j] / mx
         s += t * t
     return mx * sqrt(s)
 
 
-cdef int fit_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
+cdef int fit_epochs(int loss, const floating[:, ::1] X, const floating[:, ::1] y,
                     const floating *sw, double inv_sumw, double l2, double lr,
                     double max_norm, double tol, bint fit_intercept,
-                    floating[::1] w, double *b, double[::1] gw, double[:, ::1] partial,
-                    floating[:, ::1] scratch,
-                    double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
+                    floating[::1] W, Py_ssize_t K, double[::1] b, double[::1] gW,
+                    double[::1] gb, double[:, ::1] partial, floating[:, ::1] scratch,
+                    double[:, ::1] bufs, double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
                     Py_ssize_t *n_done, double *gnorm, int nthreads) noexcept nogil:
-    """Epochs e0:e1 of batch gradient descent; returns a FIT_* status.
+    """Epochs e0:e1 of batch gradient descent on W (d K, flat) and b (K); returns a
+    FIT_* status.
 
     history[e - e0] receives the loss before update e.
 
     Each epoch: fused loss/gradient pass, stop if the loss or gradient is non-finite
-    (diverged) or the unclipped norm is below tol (converged), clip (dw, db) to
-    max_norm, update.  An update that would make w or b non-finite is not applied.
+    (diverged) or the unclipped norm of (dW, db) is below tol (converged), clip
+    (dW, db) to max_norm, update.  An update that would make W or b non-finite is not
+    applied.
     """
-    cdef Py_ssize_t e, j, d = X.shape[1]
-    cdef double loss, gb, scale, nb
+    cdef Py_ssize_t e, j, p = W.shape[0]
+    cdef double value, scale
     cdef bint ok
     for e in range(e0, e1):
-        loss = penalised(kind, X, y, sw, inv_sumw, l2, &w[0], b[0], partial, scratch,
-                         &gw[0], &gb, nthreads)
-        gnorm[0] = global_norm(&gw[0], d, gb if fit_intercept else 0.0)
-        if not (isfinite(loss) and isfinite(gnorm[0])):
+        value = penalised(loss, WANT_LOSS | WANT_GRAD, X, y, sw, &W[0], K, &b[0], inv_sumw,
+                          l2, partial, scratch, bufs, &gW[0], &gb[0], nthreads)
+        gnorm[0] = global_norm(&gW[0], p, &gb[0], K if fit_intercept else 0)
+        if not (isfinite(value) and isfinite(gnorm[0])):
             return FIT_DIVERGED
         if tol >= 0.0 and gnorm[0] < tol:
             return FIT_CONVERGED
-        history[e - e0] = loss
+        history[e - e0] = value
         scale = lr
         if max_norm > 0.0 and gnorm[0] > max_norm:
             scale = lr * (max_norm / gnorm[0])
         ok = True
-        for j in range(d):
-            ok = ok and isfinite(<floating>(w[j] - scale * gw[j]))  # in w's own dtype
-        nb = b[0] - scale * gb if fit_intercept else b[0]
-        if not (ok and isfinite(nb)):
+        for j in range(p):
+            ok = ok and isfinite(<floating>(W[j] - scale * gW[j]))  # in W's own dtype
+        if fit_intercept:
+            for j in range(K):
+                ok = ok and isfinite(b[j] - scale * gb[j])
+        if not ok:
             return FIT_DIVERGED
-        for j in range(d):
-            w[j] = <floating>(w[j] - scale * gw[j])
-        b[0] = nb
+        for j in range(p):
+            W[j] = <floating>(W[j] - scale * gW[j])
+        if fit_intercept:
+            for j in range(K):
+                b[j] = b[j] - scale * gb[j]
         n_done[0] = e + 1
     return FIT_RUNNING
 
 
 # --------------------------------------------------------------------------- layer 3
-def n_blocks(Py_ssize_t n, Py_ssize_t d):
-    """Number of fixed row blocks a pass over an (n, d) X uses."""
-    cdef Py_ssize_t rows = max(1, BLOCK_ELEMS // max(d, 1))
+cdef Py_ssize_t _block_rows(Py_ssize_t d, Py_ssize_t k) noexcept:
+    """Rows per block of a pass over an (n, d) X with k outputs."""
+    if k <= 1:
+        return max(1, BLOCK_ELEMS // max(d, 1))
+    return max(1, min(BLOCK_ELEMS // max(d, 1), GEMM_ELEMS // (max(d, 1) * k)))
+
+
+def n_blocks(Py_ssize_t n, Py_ssize_t d, Py_ssize_t k=1):
+    """Number of fixed row blocks a pass over an (n, d) X with k outputs uses."""
+    cdef Py_ssize_t rows = _block_rows(d, k)
     return max(1, (n + rows - 1) // rows)
 
 
-cdef tuple _workspace(Py_ssize_t n, Py_ssize_t d, int nthreads, dtype):
-    """The scratch of a pass over an (n, d) X: the block partial sums (n_blocks, d + 2),
-    one buffer of (rows per block + d) values of X's dtype per thread, and dw (d)."""
-    cdef Py_ssize_t nb = n_blocks(n, d)
-    return (np.empty((nb, d + 2)), np.empty((max(nthreads, 1), (n + nb - 1) // nb + d), dtype=dtype),
-            np.empty(d))
+cdef int _loss_id(str loss) except -1:
+    """The id of a loss name; ValueError for an unknown one."""
+    if loss not in LOSSES:
+        raise ValueError(f"`loss` must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+    return LOSSES[loss]
 
 
-cdef object _loss_grad_run(int kind, const floating[:, ::1] X, const floating[::1] y,
-                           const floating[::1] w, double b, const floating *psw,
-                           double inv_sumw, double l2, bint want_grad, int nthreads):
-    """Allocate the scratch, run the fused pass without the GIL, wrap the result:
-    (loss, dw, db, all finite).
-
-    Computes the loss only (want_grad False) or the gradient only (want_grad True)."""
-    cdef Py_ssize_t d = X.shape[1]
-    work = _workspace(X.shape[0], d, nthreads, np.float32 if floating is float else np.float64)
-    cdef double[:, ::1] partial = work[0]
-    cdef floating[:, ::1] scratch = work[1]
-    cdef double[::1] gw = work[2]
-    cdef double gb, value
-    cdef bint finite = True
-    cdef Py_ssize_t j
-    kind |= SKIP_LOSS if want_grad else SKIP_GRAD
-    with nogil:
-        value = penalised(kind, X, y, psw, inv_sumw, l2, &w[0], b, partial, scratch,
-                          &gw[0], &gb, nthreads)
-        finite = isfinite(value)
-        if want_grad:
-            finite = finite and isfinite(gb)
-            for j in range(d):
-                finite = finite and isfinite(gw[j])
-    if not want_grad:
-        return value, None, None, finite
-    if floating is float:
-        return value, np.asarray(gw).astype(np.float32), gb, finite
-    return value, np.asarray(gw), gb, finite
+cdef class _Problem:
+    """The arrays of one call, in the forms the kernels take: y as (n, ycols), W flat
+    (d K) with its shape kept, b as a float64 (K,) copy, the sample weights or None."""
+    cdef public object y2, W, Wflat, b, scalar_b, sw
+    cdef public Py_ssize_t K
 
 
-def loss_grad(str loss, const floating[:, ::1] X, const floating[::1] y,
-              const floating[::1] w, double b, sample_weight, double inv_sumw,
-              double l2, bint want_grad=True, int nthreads=1):
-    """(loss, dw, db) of the weighted mean loss + l2 ||w||^2; dw in X's dtype."""
+cdef _Problem _problem(int loss, Py_ssize_t n, Py_ssize_t d, dtype, y, W, b, sample_weight):
+    """Check the shapes and dtypes the kernels rely on (cheap: no pass over data)."""
+    cdef _Problem pr = _Problem()
+    W = np.asarray(W)
+    if W.ndim not in (1, 2) or W.shape[0] != d:
+        raise ValueError(f"`W` must have shape ({d}, K), got {W.shape}")
+    pr.K = W.shape[1] if W.ndim == 2 else 1
+    if pr.K < 1:
+        raise ValueError(f"`W` must have at least one column, got shape {W.shape}")
+    if loss != LOSS_SOFTMAX and pr.K != 1:
+        raise ValueError(f"`W` must have one column for this loss, got shape {W.shape}")
+    pr.W = W
+    pr.Wflat = W.reshape(-1)
+    pr.scalar_b = np.ndim(b) == 0
+    pr.b = np.array(b, dtype=np.float64, ndmin=1).reshape(-1)
+    if pr.b.shape[0] != pr.K:
+        raise ValueError(f"`b` must have length {pr.K}, got {pr.b.shape[0]}")
+    y = np.asarray(y)
+    y2 = y.reshape(y.shape[0], 1) if y.ndim == 1 else y
+    if y2.ndim != 2 or y2.shape[0] != n or y2.shape[1] not in (1, pr.K):
+        raise ValueError(f"`y` must have shape ({n},) or ({n}, {pr.K}), got {y.shape}")
+    pr.y2 = y2
+    pr.sw = sample_weight
+    if sample_weight is not None and np.shape(sample_weight) != (n,):
+        raise ValueError(f"`sample_weight` must have shape ({n},), got {np.shape(sample_weight)}")
+    return pr
+
+
+cdef tuple _workspace(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int nthreads, dtype):
+    """The scratch of a pass over an (n, d) X with K outputs: the block partial sums
+    (n_blocks, d K + K + 1); per thread, (rows per block + d) K values of X's dtype and
+    2 K doubles; dW (d K) and db (K)."""
+    cdef Py_ssize_t nb = n_blocks(n, d, K), nt = max(nthreads, 1)
+    return (np.empty((nb, d * K + K + 1)),
+            np.empty((nt, ((n + nb - 1) // nb + d) * K), dtype=dtype),
+            np.empty((nt, 2 * K)), np.empty(d * K), np.empty(K))
+
+
+def block_sums(str loss, const floating[:, ::1] X, y, sample_weight, W, b, int nthreads=1):
+    """Raw sums of one fused pass over the rows of X, no normalisation, no penalty.
+
+    Parameters
+    ----------
+    loss : {"mse", "logistic", "softmax"}
+    X : ndarray (n, d), float32 or float64, C-contiguous
+    y : ndarray (n,) in X's dtype (targets, labels in [0, 1], or softmax class labels
+        0..K-1 stored as floats), or (n, K) class probabilities (softmax)
+    sample_weight : ndarray (n,) in X's dtype, or None
+    W : ndarray (d, K) in X's dtype (K = 1 for mse and logistic; (d,) is taken as K = 1)
+    b : float or ndarray (K,), the intercepts
+    nthreads : int
+        Threads of the pass (from ``fastgrad._threads``); the sums are bitwise the same
+        for every count: they are taken over row blocks fixed by the shape of X and
+        added in block order.
+
+    Returns
+    -------
+    loss_sum : float
+        ``sum_i sw_i loss_i``.
+    gW : ndarray (d, K), float64
+        ``sum_i sw_i x_i (dloss_i / dz_i)``.
+    gb : ndarray (K,), float64
+        ``sum_i sw_i dloss_i / dz_i``.
+    weight_sum : float
+        ``sum_i sw_i`` (NumPy's sum in float64), or n without weights.
+
+    ``fastgrad._losses.finalize`` turns these into the penalised mean loss and its
+    gradient by the rule of the compiled fit loop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad._linear import block_sums
+    >>> X = np.array([[1.0], [2.0]]); y = np.array([1.0, 1.0])
+    >>> loss_sum, gW, gb, weight_sum = block_sums("mse", X, y, None, np.ones((1, 1)), 0.0)
+    >>> loss_sum, gW.tolist(), gb.tolist(), weight_sum
+    (1.0, [[4.0]], [2.0], 2.0)
+    """
+    cdef int lid = _loss_id(loss)
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    cdef _Problem pr = _problem(lid, n, d, dtype, y, W, b, sample_weight)
+    cdef Py_ssize_t K = pr.K
+    cdef const floating[:, ::1] yv = pr.y2
+    cdef const floating[::1] Wv = pr.Wflat
     cdef const floating[::1] swv
     cdef const floating *psw = NULL
-    cdef int kind = LOSSES[loss]
+    cdef double[::1] bv = pr.b
     if sample_weight is not None:
         swv = sample_weight
         psw = &swv[0]
-    return _loss_grad_run(kind, X, y, w, b, psw, inv_sumw, l2, want_grad, nthreads)
+    work = _workspace(n, d, K, nthreads, dtype)
+    cdef double[:, ::1] partial = work[0]
+    cdef floating[:, ::1] scratch = work[1]
+    cdef double[:, ::1] bufs = work[2]
+    cdef double[::1] gW = work[3]
+    cdef double[::1] gb = work[4]
+    cdef double loss_sum
+    with nogil:
+        loss_sum = full_pass(lid, WANT_LOSS | WANT_GRAD, X, yv, psw, &Wv[0], K, &bv[0],
+                             partial, scratch, bufs, &gW[0], &gb[0], nthreads)
+    weight_sum = float(n) if sample_weight is None else float(np.sum(sample_weight,
+                                                                      dtype=np.float64))
+    return loss_sum, work[3].reshape(d, K), work[4], weight_sum
+
+
+cdef object _loss_grad_run(int lid, const floating[:, ::1] X, const floating[:, ::1] y,
+                           const floating[::1] W, Py_ssize_t K, const double[::1] b,
+                           const floating *psw, double inv_sumw, double l2, bint want_grad,
+                           int nthreads):
+    """Allocate the scratch, run the fused pass and ``finalize`` without the GIL:
+    (loss, dW flat float64, db (K) float64, all finite).
+
+    Computes the loss only (want_grad False) or the gradient only (want_grad True)."""
+    cdef Py_ssize_t j, d = X.shape[1], p = X.shape[1] * K
+    work = _workspace(X.shape[0], d, K, nthreads, np.float32 if floating is float else np.float64)
+    cdef double[:, ::1] partial = work[0]
+    cdef floating[:, ::1] scratch = work[1]
+    cdef double[:, ::1] bufs = work[2]
+    cdef double[::1] gW = work[3]
+    cdef double[::1] gb = work[4]
+    cdef double value
+    cdef bint finite = True
+    cdef int flags = WANT_GRAD if want_grad else WANT_LOSS
+    with nogil:
+        value = penalised(lid, flags, X, y, psw, &W[0], K, &b[0], inv_sumw, l2, partial,
+                          scratch, bufs, &gW[0], &gb[0], nthreads)
+        finite = isfinite(value)
+        if want_grad:
+            for j in range(K):
+                finite = finite and isfinite(gb[j])
+            for j in range(p):
+                finite = finite and isfinite(gW[j])
+    if not want_grad:
+        return value, None, None, finite
+    return value, work[3], work[4], finite
+
+
+cdef tuple _shaped(r, _Problem pr, dtype):
+    """(loss, dW, db, finite) with dW shaped like W in X's dtype and db a float when b
+    was a scalar, else a (K,) float64 array."""
+    value, gW, gb, finite = r
+    if gW is None:
+        return r
+    dW = gW.reshape(pr.W.shape)
+    if dtype is not np.float64:
+        dW = dW.astype(dtype)
+    return value, dW, float(gb[0]) if pr.scalar_b else gb, finite
+
+
+def loss_grad(str loss, const floating[:, ::1] X, y, W, b, sample_weight, double inv_sumw,
+              double l2, bint want_grad=True, int nthreads=1):
+    """(loss, dW, db, all finite) of the weighted mean loss + l2 ||W||_F^2.
+
+    W (d,) or (d, K) and y, sample_weight in X's dtype, b a float or a (K,) array; dW
+    comes back shaped like W in X's dtype, db a float when b is one, else (K,) float64.
+    ``inv_sumw`` is 1 / sum of the weights (1 / n without weights).
+    """
+    cdef int lid = _loss_id(loss)
+    dtype = np.float32 if floating is float else np.float64
+    cdef _Problem pr = _problem(lid, X.shape[0], X.shape[1], dtype, y, W, b, sample_weight)
+    cdef const floating[::1] swv
+    cdef const floating *psw = NULL
+    if sample_weight is not None:
+        swv = sample_weight
+        psw = &swv[0]
+    cdef const floating[:, ::1] yv = pr.y2
+    cdef const floating[::1] Wv = pr.Wflat
+    cdef const double[::1] bv = pr.b
+    r = _loss_grad_run(lid, X, yv, Wv, pr.K, bv, psw, inv_sumw, l2, want_grad, nthreads)
+    return _shaped(r, pr, dtype)
 
 
 cdef inline bint _plain(a, int ndim, int typenum):
@@ -402,7 +614,8 @@ cdef inline bint _plain(a, int ndim, int typenum):
 
 
 def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
-    """The common case of the loss functions, checked and computed in one compiled call.
+    """The common case of the one-output loss functions, checked and computed in one
+    compiled call.
 
     X a C-contiguous float64/float32 2-D array, y and w C-contiguous 1-D arrays of the
     same dtype and matching lengths, b a Python float or int, no sample weights.  Checks
@@ -411,9 +624,11 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
     checks everything and says what is wrong.  ``nthreads`` comes from
     ``fastgrad._threads``.
     """
-    cdef int t, kind = LOSSES[loss]
+    cdef int t, lid = _loss_id(loss)
     cdef Py_ssize_t i, n, d
     cdef double bb
+    if lid == LOSS_SOFTMAX:
+        return None
     if type(b) is float:
         bb = b
     elif type(b) is int and -2**53 <= b <= 2**53:
@@ -435,7 +650,7 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
     cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>w)
     cdef bint ok
-    cdef bint unit = kind == LOSS_LOGISTIC
+    cdef bint unit = lid == LOSS_LOGISTIC
     with nogil:
         if t == cnp.NPY_DOUBLE:
             ok = _finite_in_range(<const double *>py, n, <const double *>pw, d, unit)
@@ -443,11 +658,19 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
             ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
     if not ok:
         return None
+    y2 = y.reshape(n, 1)
+    cdef const double[::1] bvec = np.array([bb])
     if t == cnp.NPY_DOUBLE:
-        r = _loss_grad_run[double](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
+        r = _loss_grad_run[double](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+                                   nthreads)
     else:
-        r = _loss_grad_run[float](kind, X, y, w, bb, NULL, 1.0 / n, l2, want_grad, nthreads)
-    return r if r[3] else None
+        r = _loss_grad_run[float](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+                                  nthreads)
+    if not r[3]:
+        return None
+    if not want_grad:
+        return r
+    return r[0], r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32), float(r[2][0]), True
 
 
 cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,
@@ -463,24 +686,39 @@ cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,
     return ok
 
 
-def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight,
-        double inv_sumw, floating[::1] w, double b, double lr, Py_ssize_t epochs,
-        double max_norm, double tol, double l2, bint fit_intercept,
-        Py_ssize_t chunk, int nthreads, progress=None):
-    """Run batch gradient descent; ``w`` is updated in place (a private copy).
+cdef object _b_out(_Problem pr):
+    """The intercepts as the caller gave them: a float, or a (K,) float64 copy."""
+    return float(pr.b[0]) if pr.scalar_b else pr.b.copy()
+
+
+def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W, b,
+        double lr, Py_ssize_t epochs, double max_norm, double tol, double l2,
+        bint fit_intercept, Py_ssize_t chunk, int nthreads, progress=None):
+    """Run batch gradient descent; ``W`` ((d,) or (d, K), C-contiguous, X's dtype, a
+    private copy) is updated in place.
 
     The loop runs without the GIL in chunks of ``chunk`` epochs; between chunks
-    it takes the GIL to honour Ctrl-C and to call ``progress(epoch, loss, w, b)``,
-    which may return True to stop.  Returns (b, history, n_epochs, grad_norm, status).
+    it takes the GIL to honour Ctrl-C and to call ``progress(epoch, loss, W, b)``,
+    which may return True to stop.  Returns (b, history, n_epochs, grad_norm, status),
+    b a float when given as one, else a (K,) float64 array.
     """
-    cdef int kind = LOSSES[loss]
-    cdef Py_ssize_t d = X.shape[1], e0 = 0, e1, n_done = 0
-    work = _workspace(X.shape[0], d, nthreads, np.float32 if floating is float else np.float64)
+    cdef int lid = _loss_id(loss)
+    dtype = np.float32 if floating is float else np.float64
+    if not (isinstance(W, np.ndarray) and W.flags.c_contiguous and W.flags.writeable):
+        raise ValueError("`W` must be a writeable C-contiguous ndarray (it is updated in place)")
+    cdef _Problem pr = _problem(lid, X.shape[0], X.shape[1], dtype, y, W, b, sample_weight)
+    cdef Py_ssize_t d = X.shape[1], K = pr.K, e0 = 0, e1, n_done = 0
+    work = _workspace(X.shape[0], d, K, nthreads, dtype)
     cdef double[:, ::1] partial = work[0]
     cdef floating[:, ::1] scratch = work[1]
-    cdef double[::1] gw = work[2]
+    cdef double[:, ::1] bufs = work[2]
+    cdef double[::1] gW = work[3]
+    cdef double[::1] gb = work[4]
+    cdef const floating[:, ::1] yv = pr.y2
+    cdef floating[::1] Wv = pr.Wflat
+    cdef double[::1] bv = pr.b
     cdef double[::1] history = np.empty(min(epochs, chunk) if epochs > 0 else 1)
-    cdef double gnorm = np.nan, bb = b
+    cdef double gnorm = np.nan
     cdef int status = FIT_RUNNING
     cdef const floating[::1] swv
     cdef const floating *psw = NULL
@@ -488,21 +726,22 @@ def fit(str loss, const floating[:, ::1] X, const floating[::1] y, sample_weight
     if sample_weight is not None:
         swv = sample_weight
         psw = &swv[0]
+
     while status == FIT_RUNNING and e0 < epochs:
         e1 = min(e0 + chunk, epochs)
         with nogil:
-            status = fit_epochs(kind, X, y, psw, inv_sumw, l2, lr, max_norm, tol,
-                                fit_intercept, w, &bb, gw, partial, scratch, history, e0, e1,
-                                &n_done, &gnorm, nthreads)
+            status = fit_epochs(lid, X, yv, psw, inv_sumw, l2, lr, max_norm, tol,
+                                fit_intercept, Wv, K, bv, gW, gb, partial, scratch, bufs,
+                                history, e0, e1, &n_done, &gnorm, nthreads)
         done = np.asarray(history[:n_done - e0]).copy()
         parts.append(done)
         e0 = e1
         PyErr_CheckSignals()
         if progress is not None and status == FIT_RUNNING and n_done > 0:
             last = done[done.shape[0] - 1] if done.shape[0] else np.nan
-            if progress(n_done, last, np.asarray(w), bb):
+            if progress(n_done, last, pr.W, _b_out(pr)):
                 status = FIT_STOPPED
     if status == FIT_RUNNING:
         status = FIT_MAX_EPOCHS
     history_arr = np.concatenate(parts) if parts else np.empty(0)
-    return bb, history_arr, n_done, gnorm, STATUS[status]
+    return _b_out(pr), history_arr, n_done, gnorm, STATUS[status]
