@@ -223,7 +223,7 @@ def _dask_case(ctx: Context) -> list[Row]:
     rows = [mark_out_of_reach(
         row("hand_loop", "dask.array loop, per epoch", target,
             note=f"tasks per epoch: {tasks['fastgrad_dask']:.0f} vs {tasks['hand_loop']:.0f}"),
-        ceiling, "fastgrad's in-memory epoch (one pass over X on this machine's memory "
+        ceiling, "fastgrad's in-memory epochs (one pass over X at this machine's memory "
                  "bandwidth, no scheduler)")]
     if "dask_glm" in t:
         rows.append(row("dask_glm", "dask-glm gradient_descent, per iteration",

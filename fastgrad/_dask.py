@@ -66,11 +66,21 @@ def _block_problems(kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | No
     and (only when the block's sums are not finite) the rows of X with non-finite
     values.  Empty when nothing is."""
     problems: dict[str, Any] = {}
-    bad = np.flatnonzero(~np.isfinite(y))
+    bad = np.flatnonzero(~np.all(np.isfinite(y.reshape(y.shape[0], -1)), axis=1))
     if bad.size:
         problems["y"] = (bad[:10] + row0).tolist()
     elif kind == "logistic" and np.any((y < 0) | (y > 1)):
         problems["y_range"] = True
+    elif kind == "softmax" and y.ndim == 1:          # class labels 0..k-1
+        k = sums[1].shape[1]
+        bad = np.flatnonzero((y != np.floor(y)) | (y < 0) | (y >= k))
+        if bad.size:
+            problems["y_classes"] = ((bad[:10] + row0).tolist(), k)
+    elif kind == "softmax":                          # rows of class probabilities
+        bad = np.flatnonzero(np.any(y < 0, axis=1)
+                             | (np.abs(np.sum(y, axis=1, dtype=np.float64) - 1.0) > 1e-6))
+        if bad.size:
+            problems["y_probabilities"] = (bad[:10] + row0).tolist()
     if sw is not None:
         bad = np.flatnonzero(~np.isfinite(sw))
         if bad.size:
@@ -106,6 +116,14 @@ def _raise_problems(kind: str, problems: list[dict[str, Any]]) -> None:
         raise ValueError(f"`y` must be finite, got non-finite values at indices {rows('y')}")
     if any(p.get("y_range") for p in problems):
         raise ValueError(f"`y` must lie in [0, 1] for the {kind} loss")
+    classes = [p["y_classes"] for p in problems if "y_classes" in p]
+    if classes:
+        bad = [r for rows_k in classes for r in rows_k[0]][:10]
+        raise ValueError(f"`y` must hold class labels, integers in 0..{classes[0][1] - 1}; "
+                         f"got other values at indices {bad}")
+    if rows("y_probabilities"):
+        raise ValueError("`y` as a matrix must hold class probabilities (entries >= 0, rows "
+                         f"summing to 1 within 1e-6); rows {rows('y_probabilities')} do not")
     if rows("sample_weight"):
         raise ValueError(f"`sample_weight` must be finite, got non-finite values at indices "
                          f"{rows('sample_weight')}")
