@@ -142,8 +142,11 @@ _LOSS_DOC = """
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
-        float32 or float64 are used as they are (no copy when C-contiguous); other
-        real dtypes are converted to float64.
+        float32 or float64 are used as they are (no copy when C-contiguous, also an
+        ``np.memmap``); other real dtypes are converted to float64.  A
+        ``dask.array.Array`` (chunked along rows) is computed block by block on the
+        current Dask scheduler, ``workers`` then being the threads of each block's task
+        (default 1); see the user guide, "Data at scale".
     y : array_like, shape (n_samples,)
         {y}
     w : array_like, shape (n_features,)
@@ -367,7 +370,10 @@ _FIT_DOC = """
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
-        float32 or float64 C-contiguous arrays are used without a copy.
+        float32 or float64 C-contiguous arrays (also an ``np.memmap``) are used without
+        a copy.  A ``dask.array.Array`` (chunked along rows) is persisted once and each
+        epoch runs on the current Dask scheduler, one task per block or per worker; see
+        the user guide, "Data at scale".
     y : array_like, shape (n_samples,)
         {y}
     lr : float

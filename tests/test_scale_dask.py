@@ -309,6 +309,24 @@ def test_x_never_reaches_the_client(client):
     assert peak < 0.05 * n * d * 8, peak            # measured: about 1% (graphs, comms)
 
 
+def test_one_task_per_worker_per_epoch(client):
+    """On a cluster each epoch is one task per worker holding blocks of X (the scheduler's
+    task stream counts them), not one per block, and nothing else runs."""
+    rs = da.random.RandomState(2)
+    X = rs.standard_normal((40_000, 5), chunks=(2_500, 5))               # 16 blocks
+    y = X @ np.ones(5)
+    X, y = client.persist([X, y])
+    with client.as_current():
+        distributed.wait([X, y])
+    holders = {w for ws in client.who_has(distributed.futures_of(X)).values() for w in ws}
+    with dask.config.set(scheduler=client), distributed.get_task_stream(client) as ts:
+        fit = fg.fit_linear_regression(X, y, lr=0.1, epochs=6)
+    keys = [str(t["key"]) for t in ts.data]
+    assert fit.n_epochs == 6 and len(X.chunks[0]) == 16
+    assert all("_group_task" in k for k in keys), keys
+    assert len(keys) == 6 * len(holders)
+
+
 # ------------------------------------------------------------------ faults
 def test_worker_killed_mid_fit_gives_the_same_result_or_a_clear_error():
     """A cluster of its own (the module's cluster is not disturbed): one of its two worker
