@@ -40,6 +40,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
     check_unit_interval,
+    is_dask_collection,
 )
 from .optimizers import _resolve, _rule
 
@@ -164,6 +165,9 @@ def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
         fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
         if fast is not None:
             return fast[:3]
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.loss_grad(kind, X, y, w, b, sample_weight, l2, want_grad, workers)
     X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
     loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
                                              _nthreads(X, workers))
@@ -178,8 +182,11 @@ _LOSS_DOC = """
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
-        float32 or float64 are used as they are (no copy when C-contiguous); other
-        real dtypes are converted to float64.
+        float32 or float64 are used as they are (no copy when C-contiguous, also an
+        ``np.memmap``); other real dtypes are converted to float64.  A
+        ``dask.array.Array`` (chunked along rows) is computed block by block on the
+        current Dask scheduler, ``workers`` then being the threads of each block's task
+        (default 1); see the user guide, "Data at scale".
     y : array_like, shape (n_samples,)
         {y}
     w : array_like, shape (n_features,)
@@ -437,6 +444,13 @@ def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     return type(grad)(out) if type(grad) in (tuple, list) else tuple(out), norm
 
 
+def _diverged_warning(n_done: int, lr: float) -> str:
+    """The message of a diverged fit (in memory and on Dask)."""
+    return (f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
+            f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "
+            "or scale the features (e.g. standardize X). The last finite parameters are returned.")
+
+
 def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          max_norm: float | None, tol: float | None, l2: float,
          sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: Any,
@@ -444,6 +458,14 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          callback_every: int, workers: Any = None, n_classes: Any = None,
          optimizer: Any = "gd", batch_size: int | None = None, shuffle: bool = True,
          random_state: Any = None, n_iter_no_change: int = 5) -> FitResult:
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.fit(kind, X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
+                         sample_weight=sample_weight, w0=w0, b0=b0,
+                         fit_intercept=fit_intercept, progress=progress, callback=callback,
+                         callback_every=callback_every, workers=workers, n_classes=n_classes,
+                         optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
+                         random_state=random_state, n_iter_no_change=n_iter_no_change)
     if LOSS_TABLE[kind].outputs == "classes":
         X, y, w, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, w0, b0, sample_weight, l2,
                                                            n_classes, fit=True)
@@ -501,11 +523,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         if y.ndim == 1:
             as_vector(y, "y", None, y.dtype)
         check_finite_rows(X)
-        warnings.warn(
-            f"gradient descent diverged at epoch {n_done}: the loss or the weights became "
-            f"non-finite (lr={lr:g}). Use a smaller lr, set max_norm to clip the gradient, "
-            "or scale the features (e.g. standardize X). The last finite parameters are returned.",
-            RuntimeWarning, stacklevel=3)
+        warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=3)
     return FitResult(w=w, b=b_out if k > 1 else float(b_out), loss_history=history,
                      n_epochs=int(n_done), converged=status == "converged",
                      grad_norm=float(gnorm), status=status)
@@ -537,7 +555,10 @@ _FIT_DOC = """
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
-        float32 or float64 C-contiguous arrays are used without a copy.
+        float32 or float64 C-contiguous arrays (also an ``np.memmap``) are used without
+        a copy.  A ``dask.array.Array`` (chunked along rows) is persisted once and each
+        epoch runs on the current Dask scheduler, one task per block or per worker; see
+        the user guide, "Data at scale".
     y : array_like, shape (n_samples,)
         {y}
     lr : float

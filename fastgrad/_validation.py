@@ -27,7 +27,7 @@ __all__ = [
     "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
     "check_descent_options", "as_class_targets", "check_n_classes", "as_weight_matrix",
     "as_intercepts", "check_batch_size", "as_generator", "check_bool",
-    "EPS64",
+    "is_dask_collection", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -53,6 +53,13 @@ def _as_real_array(value: Any, name: str) -> np.ndarray:
         else:
             raise TypeError(f"`{name}` must be an array of real numbers, got dtype {arr.dtype}")
     return arr
+
+
+def is_dask_collection(x: Any) -> bool:
+    """True for a dask array, DataFrame or Series, decided without importing dask (the
+    losses and fits then hand X to ``fastgrad._dask``)."""
+    module = getattr(type(x), "__module__", None) or ""
+    return module.split(".", 1)[0] in ("dask", "dask_expr") and hasattr(x, "__dask_graph__")
 
 
 def check_callable(f: Any, name: str) -> Callable[..., Any]:

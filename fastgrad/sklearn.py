@@ -8,6 +8,12 @@ names and ``check_estimator`` behave as for any scikit-learn estimator), then on
 fit runs.  Nothing is standardised for you; put a ``StandardScaler`` in front in a
 ``Pipeline`` when the features have very different scales.
 
+Both fit on dask arrays too (X a ``dask.array.Array``; y and ``sample_weight`` dask or
+NumPy): the fit runs on the Dask scheduler through :mod:`fastgrad`'s Dask path, and X never
+comes to the client.  On a dask X, ``predict``, ``decision_function``, ``predict_proba``
+and ``predict_log_proba`` return lazy dask arrays with X's row chunks (call
+``.compute()`` for NumPy); ``score`` computes.
+
 scikit-learn is an optional dependency (``pip install fastgrad[sklearn]``): ``import
 fastgrad`` does not import it, this module does.
 
@@ -31,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._losses import fit_linear_regression, fit_logistic_regression, fit_softmax_regression
 from ._results import FitResult
-from ._validation import check_workers
+from ._validation import check_workers, is_dask_collection
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -84,10 +90,33 @@ class _GDBase(BaseEstimator):
         self.loss_history_ = result.loss_history
         return result
 
-    def _linear_output(self, X: ArrayLike) -> np.ndarray:
+    def _dask_X(self, X: Any, reset: bool) -> Any:
+        """A dask X checked by ``fastgrad._dask`` (not converted to NumPy, so it never
+        travels to the client); records or checks ``n_features_in_``."""
+        from ._dask import as_dask_matrix
+
+        X = as_dask_matrix(X)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    def _linear_output(self, X: ArrayLike) -> Any:
         """X @ coef_.T + intercept_ in X's precision: shape (n,) for one output row of
-        coef_, (n, k) for k rows."""
+        coef_, (n, k) for k rows; lazily, with X's row chunks, for a dask X."""
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from ._dask import linear_output
+
+            X = self._dask_X(X, reset=False)
+            coef = np.asarray(self.coef_)
+            if coef.ndim == 2 and coef.shape[0] > 1:
+                return linear_output(X, coef.T, np.asarray(self.intercept_))
+            return linear_output(X, np.ravel(coef), float(np.ravel(self.intercept_)[0]))
         X = _validate_data(self, X, dtype=_DTYPES, reset=False)
         coef = np.asarray(self.coef_)
         if coef.ndim == 2 and coef.shape[0] > 1:
@@ -96,6 +125,25 @@ class _GDBase(BaseEstimator):
         w = np.ravel(coef).astype(X.dtype, copy=False)
         b = X.dtype.type(np.ravel(self.intercept_)[0])
         return X @ w + b
+
+
+def _dask_class_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
+    """(classes, y as class indices 0..k-1 with X's row chunks, the type of the target)
+    for a dask X; only the sorted classes come to the client, and the type of the target
+    is that of the classes found ("binary", "multiclass", or what else they are)."""
+    if not is_dask_collection(y):
+        y = np.asarray(y)
+        check_classification_targets(y)
+        classes, index = np.unique(y, return_inverse=True)
+        return classes, index, type_of_target(y, input_name="y")
+    import dask.array as da
+
+    from ._dask import as_row_vector
+
+    y = as_row_vector(y, "y", X)
+    classes = np.unique(da.unique(y).compute())
+    index = y.map_blocks(lambda blk: np.searchsorted(classes, blk), dtype=np.intp)
+    return classes, index, type_of_target(classes, input_name="y")
 
 
 class GDRegressor(RegressorMixin, _GDBase):
@@ -220,7 +268,10 @@ class GDRegressor(RegressorMixin, _GDBase):
         >>> GDRegressor(lr=0.1, tol=None).fit([[0.0], [1.0]], [1.0, 3.0]).n_features_in_
         1
         """
-        X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
+        if is_dask_collection(X):
+            X = self._dask_X(X, reset=True)
+        else:
+            X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
         result = self._fit_result(X, y, sample_weight, "mse")
         self.coef_ = result.w
         self.intercept_ = float(result.b)
@@ -387,10 +438,14 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> GDClassifier(tol=None).fit([[0.0], [1.0]], [3, 7]).classes_.tolist()
         [3, 7]
         """
-        X, y = _validate_data(self, X, y, dtype=_DTYPES)
-        check_classification_targets(y)
-        classes, index = np.unique(y, return_inverse=True)
-        y_type = type_of_target(y, input_name="y")
+        if is_dask_collection(X):
+            X = self._dask_X(X, reset=True)
+            classes, index, y_type = _dask_class_targets(y, X)
+        else:
+            X, y = _validate_data(self, X, y, dtype=_DTYPES)
+            check_classification_targets(y)
+            classes, index = np.unique(y, return_inverse=True)
+            y_type = type_of_target(y, input_name="y")
         if y_type not in ("binary", "multiclass"):
             raise ValueError(f"{type(self).__name__} needs one label per sample; the type of "
                              f"the target is {y_type}")
@@ -510,6 +565,13 @@ class GDClassifier(ClassifierMixin, _GDBase):
         ['a', 'b']
         """
         d = self.decision_function(X)
+        classes = self.classes_
+        if is_dask_collection(d):
+            if d.ndim == 2:
+                return d.map_blocks(lambda blk: classes[np.argmax(blk, axis=1)], drop_axis=1,
+                                    dtype=classes.dtype)
+            return d.map_blocks(lambda blk: classes[(blk > 0).astype(np.intp)],
+                                dtype=classes.dtype)
         if d.ndim == 2:
-            return self.classes_[np.argmax(d, axis=1)]
-        return self.classes_[(d > 0).astype(np.intp)]
+            return classes[np.argmax(d, axis=1)]
+        return classes[(d > 0).astype(np.intp)]
