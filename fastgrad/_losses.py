@@ -511,8 +511,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
                      grad_norm=float(gnorm), status=status)
 
 
-#: The optimizer and mini-batch keywords, the same on every fit function.
-_OPTIM_DOC = """    optimizer : str or optimizer object
+_OPTIMIZER_DOC = """    optimizer : str or optimizer object
         The update rule: ``"gd"`` (default, plain steps ``w -= lr * dw``),
         ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"`` (with
         default settings) or an object of :mod:`fastgrad.optimizers`, e.g.
@@ -532,7 +531,6 @@ _OPTIM_DOC = """    optimizer : str or optimizer object
     n_iter_no_change : int
         With mini-batches and tol: how many epochs without an improvement of the mean
         loss by more than tol stop the fit.
-
 """
 
 _FIT_DOC = """
@@ -572,7 +570,8 @@ _FIT_DOC = """
         Threads of each pass over X, as in :func:`mse_gradient`: None lets fastgrad
         choose, an int >= 1 is used as given, -1 uses all CPUs.  The fit is bitwise the
         same whatever the number of threads.
-{optim}    Returns
+{optimizers}
+    Returns
     -------
     FitResult
         ``w``, ``b``, ``loss_history`` (the loss before each update; with mini-batches,
@@ -671,9 +670,9 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
 
 
 fit_linear_regression.__doc__ = (fit_linear_regression.__doc__ or "").replace(
-    "{doc}", _FIT_DOC.format(y="Targets.", optim=_OPTIM_DOC))
+    "{doc}", _FIT_DOC.format(y="Targets.", optimizers=_OPTIMIZER_DOC))
 fit_logistic_regression.__doc__ = (fit_logistic_regression.__doc__ or "").replace(
-    "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1].", optim=_OPTIM_DOC))
+    "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1].", optimizers=_OPTIMIZER_DOC))
 
 
 def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None = None,
@@ -704,14 +703,11 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
     lr : float
         Learning rate, > 0.
     epochs : int
-        Maximum number of epochs (passes over the data), >= 0.
+        Maximum number of full-batch updates, >= 0.
     max_norm : float, optional
-        Clip the global L2 norm of (dW, db) to this value before each step (before the
-        optimizer's rule).
+        Clip the global L2 norm of (dW, db) to this value before each update.
     tol : float, optional
-        Full batch: stop (converged) when the unclipped gradient norm is below tol.
-        Mini-batches: stop (converged) when the epoch's mean loss has not improved by
-        more than tol for ``n_iter_no_change`` epochs in a row.
+        Stop (converged) when the unclipped gradient norm is below tol.
     l2 : float
         L2 penalty ``l2 * ||W||_F**2`` (the intercepts are not penalised).
         ``sklearn.linear_model.LogisticRegression(C=C)`` (multinomial) minimises the
@@ -732,12 +728,12 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
     workers : int, optional
         Threads of each pass over X, as in :func:`mse_gradient`.  The fit is bitwise the
         same whatever the number of threads.
-{optim}    Returns
+{optimizers}
+    Returns
     -------
     FitResult
         ``w`` of shape (n_features, n_classes) in X's dtype, ``b`` of shape
-        (n_classes,), ``loss_history`` (the loss before each update; with mini-batches,
-        each epoch's mean of its batch losses), ``n_epochs``,
+        (n_classes,), ``loss_history`` (the loss before each update), ``n_epochs``,
         ``converged``, ``grad_norm``, ``status``.
 
     Warns
@@ -772,4 +768,4 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
 
 
 fit_softmax_regression.__doc__ = (fit_softmax_regression.__doc__ or "").replace(
-    "{optim}", _OPTIM_DOC)
+    "{optimizers}", _OPTIMIZER_DOC)

@@ -26,7 +26,8 @@ __all__ = [
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
     "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
     "check_descent_options", "as_class_targets", "check_n_classes", "as_weight_matrix",
-    "as_intercepts", "check_batch_size", "as_generator", "check_bool", "EPS64",
+    "as_intercepts", "check_batch_size", "as_generator", "check_bool",
+    "EPS64",
 ]
 
 _REAL_KINDS = "biuf"

@@ -427,6 +427,7 @@ def _pictures(out: str, fits: dict[str, Any], *, quick: bool) -> list[tuple[str,
     axes[1].set_title("softmax loss (cross-entropy + l2) per epoch", fontsize="medium")
     save(fig, "softmax_regions.png",
          "three-class softmax regression: decision regions and loss curve")
+
     # 5. One problem, three optimizers.
     if fits.get("optimizers"):
         fig, ax = plt.subplots(figsize=(8.0, 4.8), layout="constrained")
@@ -464,9 +465,9 @@ def run(out: str = "fastgrad-demo", *, quick: bool = False, progress: bool = Tru
         ``max_gradient_error``, ``max_hessian_error``, ``directional_error``,
         ``tutorial_loop`` ((w, b)), ``checks`` (the two gradient checks), ``linear``,
         ``logistic``, ``softmax`` (the FitResults), ``r2``, ``accuracy``,
-        ``softmax_accuracy``, ``softmax_data`` ((X, y) of section g), ``optimizers``
-        (the FitResults of GD, momentum and Adam by name, section h) and ``files`` (the
-        PNGs written, empty when pictures were skipped).
+        ``softmax_accuracy``, ``softmax_data`` ((X, y) of section g), ``optimizers`` (the
+        FitResults of GD, momentum and Adam by name, section h) and ``files`` (the PNGs
+        written, empty when pictures were skipped).
 
     Examples
     --------

@@ -255,9 +255,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
     ``classes_``) are mapped to 0..k-1.  With two classes the weighted mean
     cross-entropy of ``sigmoid(x . w + b)`` plus ``l2 * ||w||**2`` is minimised (the
     logistic model); with three or more, that of ``softmax(x @ W + b)`` plus
-    ``l2 * ||W||_F**2`` (the multinomial model).  Either way by gradient
-    descent (full batch by default, or mini-batches; plain steps or another
-    optimizer), the whole loop in one compiled call.
+    ``l2 * ||W||_F**2`` (the multinomial model).  Either way by gradient descent
+    (full batch by default), the whole loop in one compiled call.
 
     Parameters
     ----------
