@@ -3,8 +3,8 @@ RMSProp and Adam.
 
 Each optimizer is a small frozen object that holds its settings; the learning rate
 stays the ``lr`` keyword of the descent.  Pass one (or its name) as ``optimizer=`` to
-:func:`fastgrad.fit_linear_regression`, :func:`fastgrad.fit_logistic_regression` or
-:func:`fastgrad.gradient_descent`::
+:func:`fastgrad.fit_linear_regression`, :func:`fastgrad.fit_logistic_regression`,
+:func:`fastgrad.fit_softmax_regression` or :func:`fastgrad.gradient_descent`::
 
     "gd"        GD()
     "momentum"  Momentum()

@@ -495,7 +495,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes), float64
             Rows sum to 1.  Two classes: column 1 is ``sigmoid(decision_function(X))``;
             more: ``softmax(decision_function(X))``, computed with the row maximum
             subtracted.
@@ -507,7 +507,9 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> clf.predict_proba([[0.0]]).round(6).tolist()
         [[0.5, 0.5]]
         """
-        d = self.decision_function(X)
+        # in float64 whatever X's dtype: in float32 a probability within 6e-8 of 1 would
+        # round to 1, and log(predict_proba) would no longer equal predict_log_proba
+        d = self.decision_function(X).astype(np.float64)
         if d.ndim == 2:
             e = np.exp(d - d.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
@@ -537,7 +539,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> clf.predict_log_proba([[0.0]]).round(6).tolist()
         [[-0.693147, -0.693147]]
         """
-        d = self.decision_function(X)
+        d = self.decision_function(X).astype(np.float64)   # as in predict_proba
         if d.ndim == 2:
             z = d - d.max(axis=1, keepdims=True)
             return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))

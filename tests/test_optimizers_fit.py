@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastgrad as fg
+from fastgrad import _linear
 from fastgrad.optimizers import GD, AdaGrad, Adam, Momentum, RMSProp
 
 OPTIMIZERS = {
@@ -299,7 +300,7 @@ class TestShuffle:
 
 def test_threads_of_a_mini_batch_fit_are_chosen_for_one_batch(monkeypatch):
     # the thread policy is asked for the work of one pass, and a pass reads one batch
-    from fastgrad import _linear, _threads
+    from fastgrad import _threads
 
     calls = []
     real = _linear.fit
@@ -466,3 +467,95 @@ class TestBadInput:
     def test_n_iter_no_change_below_one(self, fit, value):
         with pytest.raises(ValueError, match="`n_iter_no_change`"):
             self._call(fit, batch_size=4, n_iter_no_change=value)
+
+
+def softmax_numpy_fit(X, labels, k, opt, *, lr, epochs, batch_size=None, order=None,
+                      max_norm=None, l2=0.0):
+    """The documented algorithm for the softmax loss: W (d, k), b (k,)."""
+    n, d = X.shape
+    W, b = np.zeros((d, k)), np.zeros(k)
+    ref = Reference(opt, lr, d * k + k)
+    bs = n if batch_size is None else batch_size
+    onehot = np.eye(k)[labels]
+    history = []
+    for e in range(epochs):
+        rows = np.arange(n) if order is None else order(e)
+        losses = []
+        for start in range(0, n, bs):
+            idx = rows[start:start + bs]
+            Z = X[idx] @ W + b
+            Z = Z - Z.max(axis=1, keepdims=True)
+            logp = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+            m = len(idx)
+            losses.append(-(onehot[idx] * logp).sum() / m + l2 * np.sum(W * W))
+            dZ = (np.exp(logp) - onehot[idx]) / m
+            gW, gb = X[idx].T @ dZ + 2 * l2 * W, dZ.sum(axis=0)
+            new = ref.step(np.append(W.ravel(), b), np.append(gW.ravel(), gb), max_norm)
+            W, b = new[:d * k].reshape(d, k), new[d * k:]
+        history.append(np.mean(losses))
+    return W, b, np.array(history)
+
+
+def softmax_data(n=150, d=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n)
+    X = rng.standard_normal((n, d)) + np.eye(k, d)[labels] * 1.5
+    return X, labels
+
+
+@pytest.mark.parametrize("name", NAMES)
+class TestSoftmax:
+    @pytest.mark.parametrize("kw", [{}, {"max_norm": 0.05, "l2": 0.01},
+                                    {"batch_size": 32, "shuffle": False},
+                                    {"batch_size": 40, "random_state": 7}],
+                             ids=["full", "clipped-l2", "batches", "shuffled"])
+    def test_equal_to_the_documented_rule(self, name, kw):
+        X, labels = softmax_data()
+        opt = OPTIMIZERS[name]
+        r = fg.fit_softmax_regression(X, labels, lr=0.05, epochs=4, optimizer=opt, **kw)
+        order = None
+        if kw.get("batch_size") is not None and kw.get("shuffle", True):
+            rng = np.random.default_rng(kw["random_state"])
+            order = [rng.permutation(len(labels)) for _ in range(4)].__getitem__
+        W, b, hist = softmax_numpy_fit(X, labels, 3, opt, lr=0.05, epochs=4, order=order,
+                                       batch_size=kw.get("batch_size"),
+                                       max_norm=kw.get("max_norm"), l2=kw.get("l2", 0.0))
+        assert r.w.shape == (3, 3) and r.b.shape == (3,)
+        assert_close(r.w, W)
+        assert_close(r.b, b)
+        assert_close(r.loss_history, hist)
+
+    def test_equal_to_torch_optim(self, name):
+        torch = pytest.importorskip("torch")
+        X, labels = softmax_data()
+        opt = OPTIMIZERS[name]
+        r = fg.fit_softmax_regression(X, labels, lr=0.05, epochs=4, optimizer=opt,
+                                      batch_size=32, shuffle=False)
+        W = torch.zeros((3, 3), dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        o = {"gd": lambda p: torch.optim.SGD(p, lr=0.05),
+             "momentum": lambda p: torch.optim.SGD(p, lr=0.05, momentum=opt.momentum),
+             "nesterov": lambda p: torch.optim.SGD(p, lr=0.05, momentum=opt.momentum,
+                                                   nesterov=True),
+             "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.05, eps=opt.eps),
+             "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.05, alpha=opt.decay,
+                                                      eps=opt.eps),
+             "adam": lambda p: torch.optim.Adam(p, lr=0.05, betas=(opt.beta1, opt.beta2),
+                                                eps=opt.eps)}[name]([W, b])
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(labels)
+        for _ in range(4):
+            for s in range(0, len(labels), 32):
+                o.zero_grad()
+                torch.nn.functional.cross_entropy(Xt[s:s + 32] @ W + b, yt[s:s + 32]).backward()
+                o.step()
+        assert_close(r.w, W.detach().numpy(), rtol=1e-11)
+        assert_close(r.b, b.detach().numpy(), rtol=1e-11)
+
+    def test_shuffled_batches_thread_independent(self, name):
+        X, labels = softmax_data(n=9000, d=30, k=4)
+        kw = dict(lr=0.05, epochs=2, optimizer=name, batch_size=3000, random_state=1)
+        assert _linear.n_blocks(3000, 30, 4) >= 2       # so two threads share a batch
+        a = fg.fit_softmax_regression(X, labels, workers=1, **kw)
+        b = fg.fit_softmax_regression(X, labels, workers=2, **kw)
+        assert_array_equal(a.w, b.w)
+        assert_array_equal(a.b, b.b)

@@ -67,7 +67,7 @@ EXPECTED_FAILED = ({} if _core_names_all_zero_weights() else
 @pytest.mark.parametrize("estimator", [
     GDRegressor(), GDClassifier(),
     GDRegressor(optimizer="nesterov", batch_size=8, random_state=0),
-    GDClassifier(optimizer="adam", batch_size=8, random_state=0, l2=1e-3),
+    GDClassifier(optimizer="adam", batch_size=8, random_state=0),
 ], ids=lambda e: f"{type(e).__name__}-{e.optimizer}-{e.batch_size}")
 def test_check_estimator(estimator):
     expected_failed = dict(EXPECTED_FAILED)
@@ -279,6 +279,18 @@ class TestMulticlass:
 
 # --------------------------------------------------------------------------- behaviour and errors
 class TestBehaviour:
+    @pytest.mark.parametrize("k", [2, 3])
+    def test_log_proba_is_the_log_of_proba_for_float32_far_from_the_boundary(self, k):
+        # decision values near 18: 1 - p is 1.5e-8, below float32's resolution at 1
+        X = np.array([[-2.0], [2.0], [0.0]], dtype=np.float32)
+        clf = GDClassifier(tol=None, epochs=1).fit(np.repeat(X, 2, axis=0)[:, :1],
+                                                   np.arange(6) % k)
+        clf.coef_ = np.array([[9.0]] if k == 2 else [[-9.0], [0.0], [9.0]], dtype=np.float32)
+        clf.intercept_ = np.zeros(clf.coef_.shape[0], dtype=np.float32)
+        assert np.max(np.abs(clf.decision_function(X))) >= 18
+        assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)), rtol=1e-12,
+                        atol=1e-15)
+
     def test_one_class_is_a_clear_error(self):
         with pytest.raises(ValueError, match="only 1 class: 'a'"):
             GDClassifier().fit(np.ones((3, 2)), ["a", "a", "a"])
