@@ -8,54 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from optim_reference import NAMES, OPTIMIZERS, Reference
 
 import fastgrad as fg
 from fastgrad import _linear
 from fastgrad.optimizers import GD, AdaGrad, Adam, Momentum, RMSProp
 
-OPTIMIZERS = {
-    "gd": GD(),
-    "momentum": Momentum(momentum=0.8),
-    "nesterov": Momentum(momentum=0.7, nesterov=True),
-    "adagrad": AdaGrad(eps=1e-3),
-    "rmsprop": RMSProp(decay=0.9, eps=1e-4),
-    "adam": Adam(beta1=0.8, beta2=0.95, eps=1e-6),
-}
-NAMES = list(OPTIMIZERS)
 FITS = {"mse": fg.fit_linear_regression, "logistic": fg.fit_logistic_regression}
-
-
-class Reference:
-    """PyTorch's documented update rules in plain NumPy, one step at a time (as in
-    test_optimizers.py, written out again so that each file states its reference)."""
-
-    def __init__(self, opt, lr: float, size: int) -> None:
-        self.opt, self.lr, self.t = opt, lr, 0
-        self.m = np.zeros(size)
-        self.v = np.zeros(size)
-
-    def step(self, x, g, max_norm=None):
-        opt, lr = self.opt, self.lr
-        self.t += 1
-        norm = np.sqrt(np.sum(g * g))
-        c = max_norm / norm if max_norm is not None and norm > max_norm else 1.0
-        if isinstance(opt, GD):
-            return x - (lr * c) * g
-        g = g * c
-        if isinstance(opt, Momentum):
-            self.m = g.copy() if self.t == 1 else opt.momentum * self.m + g
-            return x - lr * (g + opt.momentum * self.m if opt.nesterov else self.m)
-        if isinstance(opt, AdaGrad):
-            self.v = self.v + g ** 2
-            return x - lr * g / (np.sqrt(self.v) + opt.eps)
-        if isinstance(opt, RMSProp):
-            self.v = opt.decay * self.v + (1 - opt.decay) * g ** 2
-            return x - lr * g / (np.sqrt(self.v) + opt.eps)
-        self.m = opt.beta1 * self.m + (1 - opt.beta1) * g
-        self.v = opt.beta2 * self.v + (1 - opt.beta2) * g ** 2
-        m_hat = self.m / (1 - opt.beta1 ** self.t)
-        v_hat = self.v / (1 - opt.beta2 ** self.t)
-        return x - lr * m_hat / (np.sqrt(v_hat) + opt.eps)
 
 
 def batch_loss_grad(kind, X, y, s, w, b, l2):
