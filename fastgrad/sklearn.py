@@ -146,6 +146,26 @@ def _dask_class_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
     return classes, index, type_of_target(classes, input_name="y")
 
 
+#: The parameters GDRegressor and GDClassifier share, in their docstrings.
+_SHARED_PARAMS = """    n_jobs : int, optional
+        Threads of each pass over X (the ``workers`` of the fit function): None lets
+        fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
+        all CPUs.  The fit is bitwise the same whatever the number.
+    optimizer : str or optimizer object, default="gd"
+        The update rule: ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
+        ``"rmsprop"``, ``"adam"`` or an object of :mod:`fastgrad.optimizers`
+        (PyTorch's rules).
+    batch_size : int or None, default=None
+        None: full-batch steps.  An int: each epoch runs mini-batches of that many rows
+        (then ``tol`` stops when the epoch's mean loss has not improved by more than tol
+        for 5 epochs).
+    shuffle : bool, default=True
+        With mini-batches, visit the rows in a new random order each epoch.
+    random_state : None, int or numpy.random.Generator, default=None
+        The source of the shuffled orders (an int gives reproducible fits).
+"""
+
+
 class GDRegressor(RegressorMixin, _GDBase):
     """Least-squares linear regression fitted by compiled batch gradient descent.
 
@@ -172,23 +192,7 @@ class GDRegressor(RegressorMixin, _GDBase):
         ``Ridge(alpha)`` corresponds to ``l2 = alpha / n_samples``.
     fit_intercept : bool, default=True
         Fit ``intercept_``; when False it stays 0.
-    n_jobs : int, optional
-        Threads of each pass over X (the ``workers`` of the fit function): None lets
-        fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
-        all CPUs.  The fit is bitwise the same whatever the number.
-    optimizer : str or optimizer object, default="gd"
-        The update rule: ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
-        ``"rmsprop"``, ``"adam"`` or an object of :mod:`fastgrad.optimizers`
-        (PyTorch's rules).
-    batch_size : int or None, default=None
-        None: full-batch steps.  An int: each epoch runs mini-batches of that many rows
-        (then ``tol`` stops when the epoch's mean loss has not improved by more than tol
-        for 5 epochs).
-    shuffle : bool, default=True
-        With mini-batches, visit the rows in a new random order each epoch.
-    random_state : None, int or numpy.random.Generator, default=None
-        The source of the shuffled orders (an int gives reproducible fits).
-
+{shared}
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
@@ -329,23 +333,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         (binary and multinomial).
     fit_intercept : bool, default=True
         Fit ``intercept_``; when False it stays 0.
-    n_jobs : int, optional
-        Threads of each pass over X (the ``workers`` of the fit function): None lets
-        fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
-        all CPUs.  The fit is bitwise the same whatever the number.
-    optimizer : str or optimizer object, default="gd"
-        The update rule: ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
-        ``"rmsprop"``, ``"adam"`` or an object of :mod:`fastgrad.optimizers`
-        (PyTorch's rules).
-    batch_size : int or None, default=None
-        None: full-batch steps.  An int: each epoch runs mini-batches of that many rows
-        (then ``tol`` stops when the epoch's mean loss has not improved by more than tol
-        for 5 epochs).
-    shuffle : bool, default=True
-        With mini-batches, visit the rows in a new random order each epoch.
-    random_state : None, int or numpy.random.Generator, default=None
-        The source of the shuffled orders (an int gives reproducible fits).
-
+{shared}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -566,7 +554,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> clf.predict([[-5.0], [5.0]]).tolist()
         ['a', 'b']
         """
-        d = self.decision_function(X)
+        d: Any = self.decision_function(X)
         classes = self.classes_
         if is_dask_collection(d):
             if d.ndim == 2:
@@ -577,3 +565,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         if d.ndim == 2:
             return classes[np.argmax(d, axis=1)]
         return classes[(d > 0).astype(np.intp)]
+
+
+for _estimator in (GDRegressor, GDClassifier):   # None under -OO
+    _estimator.__doc__ = (_estimator.__doc__ or "").replace("{shared}", _SHARED_PARAMS)
