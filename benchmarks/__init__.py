@@ -16,6 +16,7 @@ Sections (one module each, see ``SECTIONS``):
 6. ``fit``        the compiled fits vs NumPy, JAX and PyTorch versions of the same loop.
 7. ``memory``     peak extra memory of a fit at 1000000x20, as a share of X's size.
 8. ``threads``    the interleaved pipeline: fastgrad between NumPy calls, workers = 1, 2, None.
+9. ``softmax``    softmax_gradient and fit_softmax_regression vs NumPy, JAX and PyTorch.
 10. ``scale``     Dask arrays on a LocalCluster and memory-mapped X (time per epoch, memory).
 11. ``sparse``    sparse Hessians/Jacobians (colourings) and the adaptive Hessian.
 
@@ -39,6 +40,7 @@ SECTIONS = (
     (6, "fit", "s6_fit"),
     (7, "memory", "s7_memory"),
     (8, "threads", "s8_threads"),
+    (9, "softmax", "s9_softmax"),
     (10, "scale", "s10_scale"),
     (11, "sparse", "s11_sparse"),
 )

@@ -1,9 +1,10 @@
 """fastgrad: fast, checked numerical gradients and compiled gradient descent.
 
 Finite-difference gradients, partial and directional derivatives, Jacobians, Hessians
-and gradient checks whose loops run in Cython kernels; analytic MSE and logistic-loss
-gradients from one fused pass over X; and a batch gradient-descent loop with
-gradient-norm clipping that runs entirely in compiled code without the GIL.
+and gradient checks whose loops run in Cython kernels; analytic MSE, logistic and
+softmax (multinomial) loss gradients from one fused pass over X; and a batch
+gradient-descent loop with gradient-norm clipping that runs entirely in compiled code
+without the GIL.
 
 >>> import numpy as np
 >>> from fastgrad import numerical_gradient
@@ -24,10 +25,13 @@ from ._losses import (
     clip_by_norm,
     fit_linear_regression,
     fit_logistic_regression,
+    fit_softmax_regression,
     logistic_gradient,
     logistic_loss,
     mse_gradient,
     mse_loss,
+    softmax_gradient,
+    softmax_loss,
 )
 from ._optimize import NewtonResult, gradient_of, hessian_of, newton
 from ._results import DerivativeResult, DescentResult, FitResult, GradientCheck
@@ -38,7 +42,8 @@ __version__ = "0.1.0"
 __all__ = [
     "numerical_gradient", "partial_derivative", "directional_derivative", "jacobian",
     "hessian", "check_gradient", "mse_loss", "mse_gradient", "logistic_loss",
-    "logistic_gradient", "clip_by_norm", "fit_linear_regression", "fit_logistic_regression",
+    "logistic_gradient", "softmax_loss", "softmax_gradient", "clip_by_norm",
+    "fit_linear_regression", "fit_logistic_regression", "fit_softmax_regression",
     "gradient_descent", "gradient_of", "hessian_of", "newton", "plot",
     "GradientCheck", "FitResult", "DescentResult", "DerivativeResult", "NewtonResult",
     "coloring", "Coloring", "detect_sparsity",

@@ -16,8 +16,9 @@ Run the tutorials' story end to end on built-in synthetic data (nothing is downl
 the gradient of each tutorial function by fastgrad next to its closed form, gradient
 checks, Hessians, a directional derivative, the tutorial's ten-step gradient-descent loop,
 then linear and logistic regression fitted by batch gradient descent with gradient
-clipping and a progress bar, with a table of results, and PNG pictures (loss surfaces
-with the gradient field and the descent path, loss curves) written to an output folder.
+clipping and a progress bar, with a table of results, a three-class softmax regression,
+and PNG pictures (loss surfaces with the gradient field and the descent path, loss
+curves, the three-class decision regions) written to an output folder.
 Pictures need matplotlib and progress bars need tqdm: pip install "fastgrad[demo]".
 """
 

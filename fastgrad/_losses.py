@@ -1,9 +1,12 @@
-"""Analytic MSE and logistic losses and gradients, gradient-norm clipping, and the
-compiled batch gradient-descent fits.
+"""Analytic MSE, logistic and softmax (multinomial logistic) losses and gradients,
+gradient-norm clipping, and the compiled batch gradient-descent fits.
 
-The Python layer checks inputs once (``fastgrad._validation``) and calls one kernel of
-``fastgrad._linear``; X is passed through without a copy when it is already
-C-contiguous float32 or float64.  Finiteness of X is not checked up front (that would
+Each loss is described once in ``LOSS_TABLE`` (its y domain, its number of outputs, its
+kernel); ``finalize`` states the rule that turns the raw sums of a pass
+(``fastgrad._linear.block_sums``) into the penalised mean loss and its gradient, as
+the compiled loop does.  The Python layer checks inputs once (``fastgrad._validation``)
+and calls one kernel of ``fastgrad._linear``; X is passed through without a copy when
+it is already C-contiguous float32 or float64.  Finiteness of X is not checked up front (that would
 be a second pass over X): it is checked only when a result comes out non-finite.
 """
 from __future__ import annotations
@@ -19,13 +22,17 @@ from . import _linear, _threads
 from ._results import FitResult
 from ._update_rules import clip_factor, global_norm
 from ._validation import (
+    as_class_targets,
     as_gradient_parts,
+    as_intercepts,
     as_matrix,
     as_sample_weight,
     as_vector,
+    as_weight_matrix,
     check_descent_options,
     check_finite_rows,
     check_finite_scalar,
+    check_n_classes,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -34,7 +41,8 @@ from ._validation import (
 )
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
-           "clip_by_norm", "fit_linear_regression", "fit_logistic_regression"]
+           "softmax_loss", "softmax_gradient", "clip_by_norm", "fit_linear_regression",
+           "fit_logistic_regression", "fit_softmax_regression", "LOSS_TABLE", "finalize"]
 
 ArrayLike = Any
 
@@ -116,6 +124,33 @@ def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
     l2 = check_nonnegative(l2, "l2")
     return X, y, w, b, sw, inv_sumw, l2
+
+
+def _prepare_softmax(X: ArrayLike, y: ArrayLike, W: ArrayLike | None, b: Any,
+                     sample_weight: ArrayLike | None, l2: Any, n_classes: Any = None,
+                     fit: bool = False) -> tuple:
+    """The checked inputs of the softmax loss: X, y as the kernel takes it (labels as
+    floats of X's dtype, or the probability matrix), W (d, k) in X's dtype (None stays
+    None), b (k,) float64, the weights, 1 / their sum, l2 and k.  For a loss W gives k;
+    for a fit ``n_classes``, the probability matrix or ``max(y) + 1`` do, and ``w0``/``b0``
+    must match it."""
+    X = as_matrix(X)
+    n, d = X.shape
+    w_name, b_name = ("w0", "b0") if fit else ("W", "b")
+    k: int | None = None
+    if n_classes is not None:
+        k = check_n_classes(n_classes)
+    if not fit:
+        W = as_weight_matrix(W, w_name, d, None, X.dtype)
+        k = W.shape[1]
+    y, k = as_class_targets(y, "y", n, X.dtype, k,
+                            "n_classes" if fit else "the columns of W")
+    if fit and W is not None:
+        W = as_weight_matrix(W, w_name, d, k, X.dtype)
+    b = as_intercepts(b, b_name, k)
+    sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
+    l2 = check_nonnegative(l2, "l2")
+    return X, y, W, b, sw, inv_sumw, l2, k
 
 
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
@@ -259,6 +294,108 @@ for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
     _f.__doc__ = (_f.__doc__ or "").replace("{doc}", _LOSS_DOC.format(y=_y))  # None under -OO
 
 
+def _softmax_loss_grad(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: Any,
+                       sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
+                       workers: Any) -> tuple:
+    if sample_weight is None and type(l2) is float and isinstance(X, np.ndarray) and X.ndim == 2:
+        k = W.shape[1] if isinstance(W, np.ndarray) and W.ndim == 2 else 1
+        fast = _linear.loss_grad_fast("softmax", X, y, W, b, l2, want_grad,
+                                      _nthreads(X, workers, k))
+        if fast is not None:
+            return fast[:3]
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.softmax_loss_grad(X, y, W, b, sample_weight, l2, want_grad, workers)
+    X, y, W, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, W, b, sample_weight, l2)
+    loss, dW, db, finite = _linear.loss_grad("softmax", X, y, W, b, sw, inv_sumw, l2,
+                                             want_grad, _nthreads(X, workers, k))
+    if not finite:
+        check_finite_rows(X)
+        warnings.warn("the softmax loss or its gradient overflowed; scale X or W",
+                      RuntimeWarning, stacklevel=3)
+    return loss, dW, db
+
+
+_SOFTMAX_DOC = """
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+        float32 or float64 are used as they are (no copy when C-contiguous); other
+        real dtypes are converted to float64.
+    y : array_like, shape (n_samples,) or (n_samples, n_classes)
+        Integer class labels in ``0..k-1``, or a matrix of class probabilities (entries
+        >= 0, rows summing to 1 to within 1e-6).
+    W : array_like, shape (n_features, n_classes)
+        One column of weights per class (k = n_classes >= 2).
+    b : array_like, shape (n_classes,), optional
+        Intercepts (not penalised); None means zeros.
+    sample_weight : array_like, shape (n_samples,), optional
+        Non-negative weights; the loss is the weighted mean ``sum(sw * l) / sum(sw)``.
+    l2 : float
+        Penalty ``l2 * ||W||_F**2`` added to the loss.
+    workers : int, optional
+        Threads of the pass over X, as in :func:`mse_gradient`.  The result is bitwise
+        the same whatever the number of threads.
+"""
+
+
+def softmax_loss(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: ArrayLike | None = None, *,
+                 sample_weight: ArrayLike | None = None, l2: float = 0.0,
+                 workers: int | None = None) -> float:
+    """Weighted mean cross-entropy of ``softmax(X @ W + b)`` against y, plus
+    ``l2 * ||W||_F**2`` (the multinomial logistic loss).
+
+    Each row's loss is ``sum_k y_k (lse - z_k)`` with ``z = x @ W + b`` and
+    ``lse = log(sum_k exp(z_k))``, computed with the row maximum subtracted: finite for
+    any finite scores (no overflow warnings at ``|z| = 1e4``).
+    {doc}
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    At W = 0 every class has probability 1/3:
+
+    >>> import numpy as np
+    >>> from fastgrad import softmax_loss
+    >>> X = np.array([[1.0, 2.0], [0.5, -1.0]]); y = np.array([0, 2])
+    >>> bool(np.isclose(softmax_loss(X, y, np.zeros((2, 3))), np.log(3)))
+    True
+    """
+    return float(_softmax_loss_grad(X, y, W, b, sample_weight, l2, False, workers)[0])
+
+
+def softmax_gradient(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: ArrayLike | None = None, *,
+                     sample_weight: ArrayLike | None = None, l2: float = 0.0,
+                     workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of :func:`softmax_loss` in (W, b), from one fused pass over X (scores, a
+    numerically stable softmax, loss terms and gradient together).
+    {doc}
+    Returns
+    -------
+    dW : ndarray, shape (n_features, n_classes), X's dtype
+        ``X.T @ (sw * (P - Y)) / sum(sw) + 2 l2 W`` with ``P = softmax(X @ W + b)`` and
+        Y the one-hot labels (or the probability matrix).
+    db : ndarray, shape (n_classes,), float64
+        ``sum(sw * (P - Y), axis=0) / sum(sw)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad import softmax_gradient
+    >>> dW, db = softmax_gradient([[1.0], [2.0]], [0, 1], np.zeros((1, 2)))
+    >>> dW.tolist(), db.tolist()
+    ([[0.25, -0.25]], [0.0, 0.0])
+    """
+    _, dW, db = _softmax_loss_grad(X, y, W, b, sample_weight, l2, True, workers)
+    return dW, db
+
+
+for _sf in (softmax_loss, softmax_gradient):
+    _sf.__doc__ = (_sf.__doc__ or "").replace("{doc}", _SOFTMAX_DOC)  # None under -OO
+
+
 def clip_by_norm(grad: Any, max_norm: float) -> tuple[Any, float]:
     """Scale a gradient so its global L2 norm is at most ``max_norm``.
 
@@ -314,22 +451,35 @@ def _diverged_warning(n_done: int, lr: float) -> str:
 
 def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          max_norm: float | None, tol: float | None, l2: float,
-         sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: float,
+         sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: Any,
          fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
-         callback_every: int, workers: Any = None) -> FitResult:
+         callback_every: int, workers: Any = None, n_classes: Any = None) -> FitResult:
     if is_dask_collection(X):
         from . import _dask
+        if kind == "softmax":
+            return _dask.fit_softmax(X, y, n_classes=n_classes, lr=lr, epochs=epochs,
+                                     max_norm=max_norm, tol=tol, l2=l2,
+                                     sample_weight=sample_weight, w0=w0, b0=b0,
+                                     fit_intercept=fit_intercept, progress=progress,
+                                     callback=callback, callback_every=callback_every,
+                                     workers=workers)
         return _dask.fit(kind, X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                          sample_weight=sample_weight, w0=w0, b0=b0,
                          fit_intercept=fit_intercept, progress=progress, callback=callback,
                          callback_every=callback_every, workers=workers)
-    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2, kind,
-                                            w_name="w0")
-    nthreads = _nthreads(X, workers)
+    if LOSS_TABLE[kind].outputs == "classes":
+        X, y, w, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, w0, b0, sample_weight, l2,
+                                                           n_classes, fit=True)
+        shape: tuple[int, ...] = (X.shape[1], k)
+    else:
+        X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2, kind,
+                                                w_name="w0")
+        k, shape = 1, (X.shape[1],)
+    nthreads = _nthreads(X, workers, k)
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")
-    w = np.zeros(X.shape[1], dtype=X.dtype) if w is None else w.copy()
-    chunk = max(1, CHUNK_ELEMENTS // X.size)
+    w = np.zeros(shape, dtype=X.dtype) if w is None else w.copy()
+    chunk = max(1, CHUNK_ELEMENTS // (X.size * k))
     if callback is not None:
         chunk = callback_every
 
@@ -342,7 +492,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
 
     hook = None
     if bar is not None or callback is not None:
-        def hook(epoch: int, loss: float, w_now: np.ndarray, b_now: float) -> bool:
+        def hook(epoch: int, loss: float, w_now: np.ndarray, b_now: Any) -> bool:
             if bar is not None:
                 bar.update(epoch - bar.n)
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
@@ -359,11 +509,13 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         if bar is not None:
             bar.close()
     if status == "diverged":
-        as_vector(y, "y", None, y.dtype)
+        if y.ndim == 1:
+            as_vector(y, "y", None, y.dtype)
         check_finite_rows(X)
         warnings.warn(_diverged_warning(n_done, lr), RuntimeWarning, stacklevel=3)
-    return FitResult(w=w, b=float(b_out), loss_history=history, n_epochs=int(n_done),
-                     converged=status == "converged", grad_norm=float(gnorm), status=status)
+    return FitResult(w=w, b=b_out if k > 1 else float(b_out), loss_history=history,
+                     n_epochs=int(n_done), converged=status == "converged",
+                     grad_norm=float(gnorm), status=status)
 
 
 _FIT_DOC = """
@@ -475,3 +627,90 @@ fit_linear_regression.__doc__ = (fit_linear_regression.__doc__ or "").replace(
     "{doc}", _FIT_DOC.format(y="Targets."))
 fit_logistic_regression.__doc__ = (fit_logistic_regression.__doc__ or "").replace(
     "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1]."))
+
+
+def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None = None,
+                           lr: float = 0.01, epochs: int = 1000,
+                           max_norm: float | None = None, tol: float | None = None,
+                           l2: float = 0.0, sample_weight: ArrayLike | None = None,
+                           w0: ArrayLike | None = None, b0: ArrayLike | None = None,
+                           fit_intercept: bool = True, progress: bool = False,
+                           callback: Callable[..., Any] | None = None,
+                           callback_every: int = 1,
+                           workers: int | None = None) -> FitResult:
+    """Fit ``P(class | x) = softmax(x @ W + b)`` by full-batch gradient descent on
+    :func:`softmax_loss` (multinomial logistic regression).
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+        float32 or float64 C-contiguous arrays are used without a copy.
+    y : array_like, shape (n_samples,) or (n_samples, n_classes)
+        Integer class labels in ``0..n_classes-1``, or a matrix of class probabilities
+        (entries >= 0, rows summing to 1 to within 1e-6).
+    n_classes : int, optional
+        Number of classes k >= 2; defaults to ``max(y) + 1`` for labels and to the
+        number of columns of a probability matrix.
+    lr : float
+        Learning rate, > 0.
+    epochs : int
+        Maximum number of full-batch updates, >= 0.
+    max_norm : float, optional
+        Clip the global L2 norm of (dW, db) to this value before each update.
+    tol : float, optional
+        Stop (converged) when the unclipped gradient norm is below tol.
+    l2 : float
+        L2 penalty ``l2 * ||W||_F**2`` (the intercepts are not penalised).
+        ``sklearn.linear_model.LogisticRegression(C=C)`` (multinomial) minimises the
+        same objective with ``l2 = 1 / (2 * C * n_samples)``.
+    sample_weight : array_like, shape (n_samples,), optional
+    w0 : array_like, shape (n_features, n_classes), optional
+        Initial weights (zeros by default).
+    b0 : array_like, shape (n_classes,), optional
+        Initial intercepts (zeros by default).
+    fit_intercept : bool
+        When False, b stays at b0.
+    progress : bool
+        Show a tqdm progress bar with the current loss (needs ``tqdm``).
+    callback : callable, optional
+        ``callback(epoch, loss, W)`` every ``callback_every`` epochs; returning True
+        stops the fit with status "stopped".
+    callback_every : int
+    workers : int, optional
+        Threads of each pass over X, as in :func:`mse_gradient`.  The fit is bitwise the
+        same whatever the number of threads.
+
+    Returns
+    -------
+    FitResult
+        ``w`` of shape (n_features, n_classes) in X's dtype, ``b`` of shape
+        (n_classes,), ``loss_history`` (the loss before each update), ``n_epochs``,
+        ``converged``, ``grad_norm``, ``status``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the fit diverges (status "diverged"); the message says what to change.
+
+    Notes
+    -----
+    The whole loop runs in compiled code without the GIL, reading X once per epoch
+    (scores by BLAS gemm, softmax, loss and gradient in one fused pass), the same loop
+    as :func:`fit_linear_regression` and :func:`fit_logistic_regression`.  With two
+    classes the model is the logistic one with ``w = W[:, 1] - W[:, 0]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgrad import fit_softmax_regression
+    >>> X = np.array([[-2.0], [-1.0], [0.0], [1.0], [2.0], [3.0]]); y = [0, 0, 1, 1, 2, 2]
+    >>> r = fit_softmax_regression(X, y, lr=0.5, epochs=500)
+    >>> r.w.shape, r.b.shape, r.status
+    ((1, 3), (3,), 'max_epochs')
+    >>> np.argmax(X @ r.w + r.b, axis=1).tolist()
+    [0, 0, 1, 1, 2, 2]
+    """
+    return _fit("softmax", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
+                sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
+                progress=progress, callback=callback, callback_every=callback_every,
+                workers=workers, n_classes=n_classes)

@@ -67,14 +67,15 @@ class GradientCheck:
 
 @dataclass(frozen=True, repr=False)
 class FitResult:
-    """Outcome of :func:`fastgrad.fit_linear_regression` / :func:`fastgrad.fit_logistic_regression`.
+    """Outcome of :func:`fastgrad.fit_linear_regression`, :func:`fastgrad.fit_logistic_regression`
+    and :func:`fastgrad.fit_softmax_regression`.
 
     Attributes
     ----------
-    w : ndarray of shape (n_features,)
+    w : ndarray of shape (n_features,), or (n_features, n_classes) for the softmax fit
         Fitted weights (X's dtype).
-    b : float
-        Fitted intercept (0.0, or ``b0``, when ``fit_intercept=False``).
+    b : float, or ndarray of shape (n_classes,) for the softmax fit
+        Fitted intercept(s) (0.0, or ``b0``, when ``fit_intercept=False``).
     loss_history : ndarray of shape (n_epochs,)
         The loss before each update.
     n_epochs : int
@@ -99,7 +100,7 @@ class FitResult:
     """
 
     w: np.ndarray
-    b: float
+    b: float | np.ndarray
     loss_history: np.ndarray
     n_epochs: int
     converged: bool
@@ -114,7 +115,8 @@ class FitResult:
     def __repr__(self) -> str:
         return (f"FitResult(status={self.status!r}, converged={self.converged}, "
                 f"n_epochs={self.n_epochs}, loss={self.loss:.6g}, grad_norm={self.grad_norm:.3g}, "
-                f"w={_short(self.w)}, b={self.b:.6g})")
+                f"w={_short(self.w)}, "
+                f"b={_short(self.b) if isinstance(self.b, np.ndarray) else format(self.b, '.6g')})")
 
 
 @dataclass(frozen=True, repr=False)

@@ -25,7 +25,8 @@ __all__ = [
     "check_workers",
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
     "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
-    "check_descent_options", "is_dask_collection", "EPS64",
+    "check_descent_options", "as_class_targets", "check_n_classes", "as_weight_matrix",
+    "as_intercepts", "is_dask_collection", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -401,6 +402,112 @@ def check_descent_options(lr: Any, epochs: Any, max_norm: Any, tol: Any,
     if callback is not None:
         check_callable(callback, "callback")
     return lr, epochs, max_norm, tol
+# --------------------------------------------------------------------------- classes
+def check_n_classes(value: Any, name: str = "n_classes") -> int:
+    """A number of classes: an integer >= 2."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer >= 2, got {type(value).__name__}")
+    out = int(value)
+    if out < 2:
+        raise ValueError(f"`{name}` must be >= 2 (a softmax model has one column per class), "
+                         f"got {out}")
+    return out
+
+
+def as_class_targets(y: Any, name: str, n: int, dtype: Any, n_classes: int | None = None,
+                     n_classes_name: str = "n_classes") -> tuple[np.ndarray, int]:
+    """Class targets of a softmax model, as the kernels take them, and the number of
+    classes k: (the labels as `dtype` floats, shape (n,), k) for integer labels in
+    0..k-1, or (the probabilities as `dtype`, shape (n, k), k) for a matrix of class
+    probabilities (entries >= 0, rows summing to 1 to within 1e-6).
+
+    ``n_classes`` (when given) is k: labels must be below it and a probability matrix
+    must have that many columns; for labels it defaults to ``max(y) + 1``, which must
+    be >= 2."""
+    arr = _as_real_array(y, name)
+    if arr.ndim == 2:
+        if arr.shape[0] != n:
+            raise ValueError(f"`{name}` must have {n} rows (one per sample), got shape "
+                             f"{arr.shape}")
+        k = arr.shape[1]
+        if n_classes is not None and k != n_classes:
+            raise ValueError(f"`{name}` must have {n_classes} columns (one per class, as "
+                             f"`{n_classes_name}`), got shape {arr.shape}")
+        if k < 2:
+            raise ValueError(f"`{name}` must have at least 2 columns (class probabilities), "
+                             f"got shape {arr.shape}")
+        given = arr.astype(np.float64)      # checked as given, before any rounding to dtype
+        _check_finite(given.ravel(), name)
+        if np.any(given < 0):
+            rows = np.flatnonzero(np.any(given < 0, axis=1))
+            raise ValueError(f"`{name}` must hold class probabilities >= 0, got negative "
+                             f"entries in rows {rows[:10].tolist()}")
+        off = np.abs(np.sum(given, axis=1) - 1.0) > 1e-6
+        if np.any(off):
+            rows = np.flatnonzero(off)
+            raise ValueError(f"`{name}` rows must sum to 1 (class probabilities, to within "
+                             f"1e-6), they do not in rows {rows[:10].tolist()}")
+        return np.ascontiguousarray(arr, dtype=dtype), k
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-D class labels (n_samples,) or a 2-D matrix "
+                         f"of class probabilities (n_samples, n_classes), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"`{name}` must have length {n}, got {arr.shape[0]}")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"`{name}` must hold integer class labels 0..k-1, got dtype bool")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            _check_finite(arr, name)
+        if np.any(arr != np.round(arr)):
+            bad = np.flatnonzero(arr != np.round(arr))
+            raise ValueError(f"`{name}` must hold integer class labels 0..k-1, got "
+                             f"non-integer values at indices {bad[:10].tolist()}")
+    lo, hi = (arr.min(), arr.max()) if arr.size else (0, 0)
+    if lo < 0:
+        raise ValueError(f"`{name}` class labels must be in 0..k-1, got {lo}")
+    if n_classes is None:
+        k = int(hi) + 1
+        if k < 2:
+            raise ValueError(f"`{name}` must hold labels of at least 2 classes 0..k-1 "
+                             f"(its largest label is {hi}); give `{n_classes_name}`")
+    else:
+        k = n_classes
+        if hi >= k:
+            raise ValueError(f"`{name}` class labels must be in 0..{k - 1} ({n_classes_name} "
+                             f"= {k}), got {hi}")
+    return np.ascontiguousarray(arr, dtype=dtype), k
+
+
+def as_weight_matrix(W: Any, name: str, d: int, k: int | None, dtype: Any) -> np.ndarray:
+    """A finite (d, k) weight matrix (any k >= 2 when k is None) as a C-contiguous array
+    of `dtype`."""
+    arr = _as_real_array(W, name)
+    want = f"({d}, {'k' if k is None else k})"
+    if arr.ndim != 2 or arr.shape[0] != d or (k is not None and arr.shape[1] != k):
+        raise ValueError(f"`{name}` must have shape {want} (n_features, n_classes), got "
+                         f"shape {arr.shape}")
+    if arr.shape[1] < 2:
+        raise ValueError(f"`{name}` must have at least 2 columns (one per class), got shape "
+                         f"{arr.shape}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(out.ravel(), name)
+    return out
+
+
+def as_intercepts(b: Any, name: str, k: int) -> np.ndarray:
+    """Intercepts of a k-output model: None -> zeros, else a finite length-k vector,
+    as a float64 copy."""
+    if b is None:
+        return np.zeros(k)
+    arr = _as_real_array(b, name)
+    if arr.ndim != 1 or arr.shape[0] != k:
+        raise ValueError(f"`{name}` must have shape ({k},) (one intercept per class), got "
+                         f"shape {arr.shape}")
+    out = np.array(arr, dtype=np.float64)
+    _check_finite(out, name)
+    return out
+
+
 def as_pattern(pattern: Any, name: str, shape: tuple[int, int] | None = None) -> Any:
     """A sparsity pattern (boolean or 0/1 array-like, or any scipy.sparse matrix or array)
     as a boolean ``scipy.sparse.csr_array`` with sorted indices and no explicit zeros;

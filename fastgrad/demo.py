@@ -10,8 +10,10 @@ d. a directional derivative;
 e. the tutorial's ten-step gradient-descent loop, by hand and by fastgrad;
 f. linear and logistic regression fitted by batch gradient descent with gradient
    clipping and a progress bar, with a table of results;
-g. PNG pictures in an output folder: loss surfaces with their gradient field and a
-   gradient-descent path, and the loss curves of the fits.
+g. three classes: softmax (multinomial logistic) regression on 2-D data;
+h. PNG pictures in an output folder: loss surfaces with their gradient field and a
+   gradient-descent path, the loss curves of the fits, and the decision regions of the
+   three-class model.
 
 Nothing is downloaded; the data are generated from ``seed``.  matplotlib (pictures) and
 tqdm (progress bars) are optional: without them the demo says how to install them and
@@ -274,6 +276,39 @@ def _fits(say: _Printer, *, n: int, epochs: int, seed: int,
     return {"linear": lin, "logistic": log, "r2": r2, "accuracy": acc}
 
 
+#: Centres of the three classes of section g (2-D, so the decision regions can be drawn).
+CLASS_CENTRES = np.array([[-2.0, -1.0], [2.0, -1.0], [0.0, 2.0]])
+
+
+def _three_classes(say: _Printer, *, n: int, epochs: int, seed: int,
+                   progress: bool) -> dict[str, Any]:
+    rng = np.random.default_rng(seed + 1)
+    y = rng.integers(0, 3, size=n)
+    X = CLASS_CENTRES[y] + rng.normal(scale=1.2, size=(n, 2))
+    say(f"  synthetic data (seed {seed + 1}): {n} points in 2-D, three classes around "
+        f"{_mat(CLASS_CENTRES, 'g')} (σ = 1.2)")
+    say("  model: P(class k | x) = softmax(x·W + b)_k with W 2x3, b of length 3; "
+        "l2 = 1e-3, lr = 0.5")
+    t0 = time.perf_counter()
+    fit = fg.fit_softmax_regression(X, y, lr=0.5, epochs=epochs, l2=1e-3, tol=1e-6,
+                                    progress=progress)
+    elapsed = time.perf_counter() - t0
+    predicted = np.argmax(X @ fit.w + fit.b, axis=1)
+    acc = float(np.mean(predicted == y))
+    say()
+    say.table(["model", "epochs", "status", "final loss", "accuracy", "time"],
+              [["softmax regression, 3 classes", str(fit.n_epochs), fit.status,
+                f"{fit.loss:.6g}", f"{acc:.4f}", f"{elapsed * 1e3:.1f} ms"]],
+              right=[1, 3, 4, 5])
+    say()
+    say.table(["class", "centre", "W[:, k]", "b[k]", "share predicted"],
+              [[str(k), _vec(CLASS_CENTRES[k], "g"), _vec(fit.w[:, k], ".4f"),
+                f"{np.asarray(fit.b)[k]:.4f}", f"{np.mean(predicted == k):.3f}"]
+               for k in range(3)],
+              right=[3, 4])
+    return {"softmax": fit, "softmax_accuracy": acc, "softmax_data": (X, y)}
+
+
 def _descent_path(f: Callable[[np.ndarray], float], x0: Sequence[float], **kw: Any
                   ) -> tuple[np.ndarray, Any]:
     points = [np.asarray(x0, dtype=float)]
@@ -339,6 +374,33 @@ def _pictures(out: str, fits: dict[str, Any], *, quick: bool) -> list[tuple[str,
     axes[2].set_title("gradient_descent on the two surfaces", fontsize="medium")
     save(fig, "loss_curves.png",
          "loss per epoch of the two fits and of the two descents")
+
+    # 4. Decision regions of the three-class softmax model, with its loss curve.
+    X, y = fits["softmax_data"]
+    fit = fits["softmax"]
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.0), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.3, 1.0]})
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    steps = 150 if quick else 300
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    region = np.argmax(grid @ fit.w + fit.b, axis=1).reshape(gx.shape)
+    colours = ["tab:blue", "tab:orange", "tab:green"]
+    from matplotlib.colors import ListedColormap
+    axes[0].contourf(gx, gy, region, levels=[-0.5, 0.5, 1.5, 2.5],
+                     cmap=ListedColormap(colours), alpha=0.25)
+    for k in range(3):
+        axes[0].scatter(*X[y == k].T, s=10, color=colours[k], label=f"class {k}")
+    axes[0].legend(loc="upper left", fontsize="small", framealpha=0.85)
+    axes[0].set_xlabel("x₁")
+    axes[0].set_ylabel("x₂")
+    axes[0].set_title(f"softmax regression, 3 classes: decision regions\n"
+                      f"accuracy {fits['softmax_accuracy']:.3f}, {fit.status} after "
+                      f"{fit.n_epochs} epochs", fontsize="medium")
+    plot.loss_history(fit, ax=axes[1])
+    axes[1].set_title("softmax loss (cross-entropy + l2) per epoch", fontsize="medium")
+    save(fig, "softmax_regions.png",
+         "three-class softmax regression: decision regions and loss curve")
     return files
 
 
@@ -367,8 +429,9 @@ def run(out: str = "fastgrad-demo", *, quick: bool = False, progress: bool = Tru
     dict
         ``max_gradient_error``, ``max_hessian_error``, ``directional_error``,
         ``tutorial_loop`` ((w, b)), ``checks`` (the two gradient checks), ``linear``,
-        ``logistic`` (the FitResults), ``r2``, ``accuracy`` and ``files`` (the PNGs
-        written, empty when pictures were skipped).
+        ``logistic``, ``softmax`` (the FitResults), ``r2``, ``accuracy``,
+        ``softmax_accuracy``, ``softmax_data`` ((X, y) of section g) and ``files`` (the
+        PNGs written, empty when pictures were skipped).
 
     Examples
     --------
@@ -419,10 +482,14 @@ def run(out: str = "fastgrad-demo", *, quick: bool = False, progress: bool = Tru
     fits = _fits(say, n=1000 if quick else 5000, epochs=300 if quick else 1000, seed=seed,
                  progress=progress)
     summary.update(fits)
+    say.section("g", "Three classes: softmax regression (fastgrad.fit_softmax_regression)")
+    fits.update(_three_classes(say, n=600 if quick else 1500, epochs=2000 if quick else 5000,
+                               seed=seed, progress=progress))
+    summary.update(fits)
 
     files: list[str] = []
     if plots:
-        say.section("g", "Pictures (fastgrad.plot)")
+        say.section("h", "Pictures (fastgrad.plot)")
         pictures = _pictures(out, fits, quick=quick)
         say(f"  {len(pictures)} PNG files written to {os.path.abspath(out)}{os.sep}")
         for path, what in pictures:

@@ -1,7 +1,8 @@
 """scikit-learn estimators over fastgrad's compiled gradient-descent fits.
 
 ``GDRegressor`` wraps :func:`fastgrad.fit_linear_regression` and ``GDClassifier``
-(binary) wraps :func:`fastgrad.fit_logistic_regression`.  They are thin: input is checked
+wraps :func:`fastgrad.fit_logistic_regression` (two classes) or
+:func:`fastgrad.fit_softmax_regression` (three or more).  They are thin: input is checked
 with scikit-learn's own ``validate_data`` (so pipelines, ``GridSearchCV``, pandas column
 names and ``check_estimator`` behave as for any scikit-learn estimator), then one compiled
 fit runs.  Nothing is standardised for you; put a ``StandardScaler`` in front in a
@@ -34,7 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._losses import fit_linear_regression, fit_logistic_regression
+from ._losses import fit_linear_regression, fit_logistic_regression, fit_softmax_regression
 from ._results import FitResult
 from ._validation import check_workers, is_dask_collection
 
@@ -64,8 +65,9 @@ class _GDBase(BaseEstimator):
     n_jobs: int | None
 
     def _fit_result(self, X: np.ndarray, y: np.ndarray,
-                    sample_weight: ArrayLike | None, logistic: bool) -> FitResult:
-        fit = fit_logistic_regression if logistic else fit_linear_regression
+                    sample_weight: ArrayLike | None, loss: str) -> FitResult:
+        fit: Any = {"mse": fit_linear_regression, "logistic": fit_logistic_regression,
+                    "softmax": fit_softmax_regression}[loss]
         result = fit(X, y, lr=self.lr, epochs=self.epochs, max_norm=self.max_norm,
                      tol=self.tol, l2=self.l2, sample_weight=sample_weight,
                      fit_intercept=bool(self.fit_intercept),
@@ -96,35 +98,42 @@ class _GDBase(BaseEstimator):
         return X
 
     def _linear_output(self, X: ArrayLike) -> Any:
+        """X @ coef_.T + intercept_ in X's precision: shape (n,) for one output row of
+        coef_, (n, k) for k rows; a lazy dask array for a dask X."""
         check_is_fitted(self)
         if is_dask_collection(X):
             from ._dask import linear_output
 
             X = self._dask_X(X, reset=False)
-            return linear_output(X, np.ravel(self.coef_), float(np.ravel(self.intercept_)[0]))
+            return linear_output(X, np.asarray(self.coef_), np.ravel(self.intercept_))
         X = _validate_data(self, X, dtype=_DTYPES, reset=False)
-        w = np.ravel(self.coef_).astype(X.dtype, copy=False)
+        coef = np.asarray(self.coef_)
+        if coef.ndim == 2 and coef.shape[0] > 1:
+            return X @ coef.T.astype(X.dtype, copy=False) + np.asarray(
+                self.intercept_).astype(X.dtype, copy=False)
+        w = np.ravel(coef).astype(X.dtype, copy=False)
         b = X.dtype.type(np.ravel(self.intercept_)[0])
         return X @ w + b
 
 
-def _dask_binary_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
-    """(classes, y as 0/1 with X's row chunks, "binary" or what else y is) for a dask X;
-    only the sorted classes come to the client."""
+def _dask_class_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
+    """(classes, y as class indices with X's row chunks, "binary", "multiclass" or what
+    else y is) for a dask X; only the sorted classes come to the client."""
     if not is_dask_collection(y):
         y = np.asarray(y)
         check_classification_targets(y)
-        classes, y01 = np.unique(y, return_inverse=True)
-        return classes, y01, type_of_target(y, input_name="y")
+        classes, index = np.unique(y, return_inverse=True)
+        return classes, index, type_of_target(y, input_name="y")
     import dask.array as da
 
     from ._dask import as_row_vector
 
     y = as_row_vector(y, "y", X)
     classes = np.unique(da.unique(y).compute())
-    y01 = y.map_blocks(lambda blk: np.searchsorted(classes, blk), dtype=np.intp)
-    y_type = "binary" if classes.size <= 2 else f"multiclass or continuous ({classes.size} values)"
-    return classes, y01, y_type
+    index = y.map_blocks(lambda blk: np.searchsorted(classes, blk), dtype=np.intp)
+    if classes.dtype.kind == "f" and not np.all(classes == np.floor(classes)):
+        return classes, index, "continuous"
+    return classes, index, "binary" if classes.size <= 2 else "multiclass"
 
 
 class GDRegressor(RegressorMixin, _GDBase):
@@ -235,7 +244,7 @@ class GDRegressor(RegressorMixin, _GDBase):
             X = self._dask_X(X, reset=True)
         else:
             X, y = _validate_data(self, X, y, dtype=_DTYPES, y_numeric=True)
-        result = self._fit_result(X, y, sample_weight, logistic=False)
+        result = self._fit_result(X, y, sample_weight, "mse")
         self.coef_ = result.w
         self.intercept_ = float(result.b)
         return self
@@ -262,14 +271,15 @@ class GDRegressor(RegressorMixin, _GDBase):
 
 
 class GDClassifier(ClassifierMixin, _GDBase):
-    """Binary logistic regression fitted by compiled batch gradient descent.
+    """Logistic regression (binary or multinomial) fitted by compiled batch gradient descent.
 
-    A scikit-learn estimator over :func:`fastgrad.fit_logistic_regression`: the two
-    classes found in ``y`` (sorted, as ``classes_``) are mapped to 0 and 1, and the
-    weighted mean cross-entropy of ``sigmoid(x . w + b)`` plus ``l2 * ||w||**2`` is
-    minimised by full-batch gradient descent, the whole loop in one compiled call.
-    For more than two classes wrap it, e.g. in
-    ``sklearn.multiclass.OneVsRestClassifier``.
+    A scikit-learn estimator over :func:`fastgrad.fit_logistic_regression` and
+    :func:`fastgrad.fit_softmax_regression`: the classes found in ``y`` (sorted, as
+    ``classes_``) are mapped to 0..k-1.  With two classes the weighted mean
+    cross-entropy of ``sigmoid(x . w + b)`` plus ``l2 * ||w||**2`` is minimised (the
+    logistic model); with three or more, that of ``softmax(x @ W + b)`` plus
+    ``l2 * ||W||_F**2`` (the multinomial model).  Either way by full-batch gradient
+    descent, the whole loop in one compiled call.
 
     Parameters
     ----------
@@ -287,7 +297,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
         case on separable data, where the weights grow without bound).
     l2 : float, default=0.0
         L2 penalty ``l2 * ||w||**2`` on the weights (the intercept is not penalised).
-        ``LogisticRegression(C=C)`` corresponds to ``l2 = 1 / (2 * C * n_samples)``.
+        ``LogisticRegression(C=C)`` corresponds to ``l2 = 1 / (2 * C * n_samples)``
+        (binary and multinomial).
     fit_intercept : bool, default=True
         Fit ``intercept_``; when False it stays 0.
     n_jobs : int, optional
@@ -297,12 +308,13 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-        The two class labels; ``classes_[1]`` is the positive class.
-    coef_ : ndarray of shape (1, n_features)
-        Fitted weights, in X's precision (float32 or float64).
-    intercept_ : ndarray of shape (1,)
-        Fitted intercept.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels; with two classes ``classes_[1]`` is the positive class.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Fitted weights, in X's precision (float32 or float64): one row for two classes,
+        one row per class for three or more.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Fitted intercepts.
     n_iter_ : int
         Number of updates made.
     loss_history_ : ndarray of shape ``(n_iter_,)``
@@ -314,7 +326,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
     See Also
     --------
-    fastgrad.fit_logistic_regression : the function this estimator calls.
+    fastgrad.fit_logistic_regression : the function this estimator calls for two classes.
+    fastgrad.fit_softmax_regression : the function it calls for three or more.
     GDRegressor : linear regression, the same way.
 
     Examples
@@ -327,6 +340,15 @@ class GDClassifier(ClassifierMixin, _GDBase):
     (['no', 'yes'], ['no', 'yes'])
     >>> bool(clf.predict_proba([[3.0]])[0, 1] > 0.99)
     True
+
+    Three classes use the softmax model, with one column of probabilities per class:
+
+    >>> X3 = np.array([[-3.0], [-2.0], [0.0], [0.5], [2.0], [3.0]])
+    >>> clf3 = GDClassifier(lr=0.5, epochs=2000, tol=None).fit(X3, ["a", "a", "b", "b", "c", "c"])
+    >>> clf3.coef_.shape, clf3.predict([[-4.0], [0.2], [4.0]]).tolist()
+    ((3, 1), ['a', 'b', 'c'])
+    >>> clf3.predict_proba([[0.2]]).shape
+    (1, 3)
     """
 
     def __init__(self, *, lr: float = 0.1, epochs: int = 1000,
@@ -349,7 +371,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         X : array_like of shape (n_samples, n_features)
             Training data; float32 and float64 are fitted in their own precision.
         y : array_like of shape (n_samples,)
-            Labels of exactly two classes (any labels ``np.unique`` can sort).
+            Labels of two or more classes (any labels ``np.unique`` can sort).
         sample_weight : array_like of shape (n_samples,), optional
             Non-negative weights of the samples.
 
@@ -361,8 +383,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
         Raises
         ------
         ValueError
-            When y does not hold exactly two classes or is continuous, for empty,
-            non-finite or inconsistent input, or bad parameters.
+            When y holds fewer than two classes or is continuous or multi-output, for
+            empty, non-finite or inconsistent input, or bad parameters.
 
         Examples
         --------
@@ -372,30 +394,32 @@ class GDClassifier(ClassifierMixin, _GDBase):
         """
         if is_dask_collection(X):
             X = self._dask_X(X, reset=True)
-            classes, y01, y_type = _dask_binary_targets(y, X)
+            classes, index, y_type = _dask_class_targets(y, X)
         else:
             X, y = _validate_data(self, X, y, dtype=_DTYPES)
             check_classification_targets(y)
-            classes, y01 = np.unique(y, return_inverse=True)
+            classes, index = np.unique(y, return_inverse=True)
             y_type = type_of_target(y, input_name="y")
-        if y_type != "binary":
-            shown = (", ".join(map(repr, classes[:10].tolist()))
-                     + (", ..." if classes.size > 10 else ""))
-            raise ValueError(
-                f"Only binary classification is supported. The type of the target is {y_type}: "
-                f"y holds {classes.size} classes [{shown}]. For more than 2 classes use "
-                f"sklearn.multiclass.OneVsRestClassifier({type(self).__name__}()).")
+        if y_type not in ("binary", "multiclass"):
+            raise ValueError(f"{type(self).__name__} needs one label per sample; the type of "
+                             f"the target is {y_type}")
         if classes.size < 2:
             raise ValueError(f"{type(self).__name__} needs samples of 2 classes, but y holds "
                              f"only 1 class: {classes.tolist()[0]!r}")
         self.classes_ = classes
-        result = self._fit_result(X, y01.astype(X.dtype), sample_weight, logistic=True)
-        self.coef_ = result.w.reshape(1, -1)
-        self.intercept_ = np.array([result.b], dtype=result.w.dtype)
+        if classes.size == 2:
+            result = self._fit_result(X, index.astype(X.dtype), sample_weight, "logistic")
+            self.coef_ = result.w.reshape(1, -1)
+            self.intercept_ = np.array([result.b], dtype=result.w.dtype)
+        else:
+            result = self._fit_result(X, index.astype(np.int64), sample_weight, "softmax")
+            self.coef_ = np.ascontiguousarray(result.w.T)
+            self.intercept_ = np.asarray(result.b, dtype=result.w.dtype)
         return self
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Log-odds of the positive class ``classes_[1]``: ``X @ coef_.T + intercept_``.
+        """``X @ coef_.T + intercept_``: the log-odds of the positive class ``classes_[1]``
+        for two classes, the class scores for more.
 
         Parameters
         ----------
@@ -403,8 +427,9 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Positive values predict ``classes_[1]``.
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Two classes: positive values predict ``classes_[1]``.  More: the largest
+            score of a row predicts its class.
 
         Examples
         --------
@@ -416,7 +441,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         return self._linear_output(X)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Probabilities of ``classes_[0]`` and ``classes_[1]``.
+        """Probabilities of the classes, one column per class in ``classes_`` order.
 
         Parameters
         ----------
@@ -424,8 +449,10 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
         Returns
         -------
-        ndarray of shape (n_samples, 2)
-            Rows sum to 1; column 1 is ``sigmoid(decision_function(X))``.
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to 1.  Two classes: column 1 is ``sigmoid(decision_function(X))``;
+            more: ``softmax(decision_function(X))``, computed with the row maximum
+            subtracted.
 
         Examples
         --------
@@ -435,6 +462,9 @@ class GDClassifier(ClassifierMixin, _GDBase):
         [[0.5, 0.5]]
         """
         d = self.decision_function(X)
+        if d.ndim == 2:
+            e = np.exp(d - d.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
         # sigmoid(d) and sigmoid(-d) each computed without overflow: exp of a non-positive number
         e = np.exp(-np.abs(d))
         big = 1.0 / (1.0 + e)      # probability of the class d points to
@@ -452,7 +482,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
         Returns
         -------
-        ndarray of shape (n_samples, 2)
+        ndarray of shape (n_samples, n_classes)
 
         Examples
         --------
@@ -462,11 +492,15 @@ class GDClassifier(ClassifierMixin, _GDBase):
         [[-0.693147, -0.693147]]
         """
         d = self.decision_function(X)
+        if d.ndim == 2:
+            z = d - d.max(axis=1, keepdims=True)
+            return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
         # log sigmoid(d) = -log(1 + exp(-d)) = -logaddexp(0, -d)
         return np.stack([-np.logaddexp(0, d), -np.logaddexp(0, -d)], axis=1)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predicted class labels: ``classes_[1]`` where the decision function is > 0.
+        """Predicted class labels: the class of the largest score (for two classes,
+        ``classes_[1]`` where the decision function is > 0).
 
         Parameters
         ----------
@@ -484,16 +518,14 @@ class GDClassifier(ClassifierMixin, _GDBase):
         >>> clf.predict([[-5.0], [5.0]]).tolist()
         ['a', 'b']
         """
-        positive: Any = self.decision_function(X) > 0
-        if is_dask_collection(positive):
+        d: Any = self.decision_function(X)
+        if is_dask_collection(d):
             classes = self.classes_
-            return positive.map_blocks(lambda p: classes[p.astype(np.intp)], dtype=classes.dtype)
-        return self.classes_[positive.astype(np.intp)]
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
-
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"binary_only": True}
+            if d.ndim == 2:
+                return d.map_blocks(lambda blk: classes[np.argmax(blk, axis=1)], drop_axis=1,
+                                    dtype=classes.dtype)
+            return d.map_blocks(lambda blk: classes[(blk > 0).astype(np.intp)],
+                                dtype=classes.dtype)
+        if d.ndim == 2:
+            return self.classes_[np.argmax(d, axis=1)]
+        return self.classes_[(d > 0).astype(np.intp)]

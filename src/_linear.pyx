@@ -10,8 +10,11 @@ number of classes for the softmax (multinomial logistic) loss.  A loss is an id
 (``LOSSES``); what a pass computes (loss, gradient) is a separate set of flags.
 
 Layer 1, per-sample / per-row helpers (``noexcept nogil``, C in ``_loss_terms.h``):
-``fg_mse_sample``, ``fg_logistic_sample``, ``fg_softmax_row``, run over the scores of a
-block by the block loops there; ``loss_terms`` picks the loss.
+``fg_mse_sample``, ``fg_logistic_sample``, and for the softmax loss
+``fg_softmax_row_shift`` / ``fg_softmax_row_grad`` (the row maximum subtracted, the
+log-sum-exp, the gradient terms) with the exps and logs of a block in vectorised loops
+between them; the block loops there run them over the scores of a block, and
+``loss_terms`` picks the loss.
 Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (scores,
 loss terms and gradient together, X read once); ``full_pass`` runs it over fixed row
 blocks, in parallel when asked, and adds the block partial sums in block order, so the
@@ -52,11 +55,12 @@ cdef enum:
 
 # Rows per block: a block holds about BLOCK_ELEMS elements of X (64 KiB of float64),
 # so the second use of a row (the gradient update) finds it in L1/L2 cache.  With K > 1
-# outputs, a block holds about GEMM_ELEMS multiply-adds per gemm (rows * d * K), few
-# enough that BLAS runs each gemm on the calling thread.
+# outputs, up to four times that (fewer, larger gemm calls: each packs its operands),
+# and at most GEMM_ELEMS multiply-adds per gemm (rows * d * K): half of OpenBLAS's
+# threshold for threading a gemm (65536 * 4), so each gemm runs on the calling thread.
 cdef enum:
     BLOCK_ELEMS = 8192
-    GEMM_ELEMS = 32768
+    GEMM_ELEMS = 131072
 
 LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
@@ -78,6 +82,7 @@ cdef extern from "_loss_terms.h" nogil:
     double fg_softmax_terms_f(float *Z, long rows, long K, const double *b,
                               const float *y, long ycols, const float *sw,
                               int want_loss, double *gsum, double *buf)
+    long FG_SOFTMAX_BUF(long rows, long K)
 
 
 # --------------------------------------------------------------------------- layer 1
@@ -89,7 +94,7 @@ cdef inline double loss_terms(int loss, int flags, floating *Z, Py_ssize_t rows,
     added: Z becomes sw_i d loss_i / d z_i, the column sums of that are added to
     gsum[0:K], and the weighted loss sum is returned (0 for the logistic and softmax
     losses when WANT_LOSS is not set).  y holds ycols values per row (1, or K class
-    probabilities for the softmax loss); ``buf`` holds 2 K doubles."""
+    probabilities for the softmax loss); ``buf`` holds FG_SOFTMAX_BUF(rows, K) doubles."""
     cdef int want_loss = (flags & WANT_LOSS) != 0
     if loss == LOSS_SOFTMAX:
         if floating is double:
@@ -213,7 +218,7 @@ cdef double block_pass(int loss, int flags, const floating[:, ::1] X,
 
     Returns sum_i sw_i loss_i; writes the gradient sums to gW_out (d * K, overwritten)
     and sum_i sw_i dloss_i/dZ_i to gb_out (K, overwritten).  ``scratch`` holds
-    (r1 - r0) * K + d * K values of X's dtype, ``buf`` 2 K doubles.
+    (r1 - r0) * K + d * K values of X's dtype, ``buf`` FG_SOFTMAX_BUF(rows, K) doubles.
     Scores and gradient by BLAS gemv for one output (four rows at a time below SMALL_D
     features: ``narrow_dots`` / ``narrow_update``), by BLAS gemm for K > 1.
     """
@@ -406,7 +411,7 @@ cdef Py_ssize_t _block_rows(Py_ssize_t d, Py_ssize_t k) noexcept:
     """Rows per block of a pass over an (n, d) X with k outputs."""
     if k <= 1:
         return max(1, BLOCK_ELEMS // max(d, 1))
-    return max(1, min(BLOCK_ELEMS // max(d, 1), GEMM_ELEMS // (max(d, 1) * k)))
+    return max(1, min(4 * BLOCK_ELEMS // max(d, 1), GEMM_ELEMS // (max(d, 1) * k)))
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t d, Py_ssize_t k=1):
@@ -440,6 +445,9 @@ cdef _Problem _problem(int loss, Py_ssize_t n, Py_ssize_t d, dtype, y, W, b, sam
         raise ValueError(f"`W` must have at least one column, got shape {W.shape}")
     if loss != LOSS_SOFTMAX and pr.K != 1:
         raise ValueError(f"`W` must have one column for this loss, got shape {W.shape}")
+    if loss == LOSS_SOFTMAX and pr.K < 2:
+        raise ValueError(f"`W` must have at least 2 columns for the softmax loss, got shape "
+                         f"{W.shape}")
     pr.W = W
     pr.Wflat = W.reshape(-1)
     pr.scalar_b = np.ndim(b) == 0
@@ -460,11 +468,14 @@ cdef _Problem _problem(int loss, Py_ssize_t n, Py_ssize_t d, dtype, y, W, b, sam
 cdef tuple _workspace(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int nthreads, dtype):
     """The scratch of a pass over an (n, d) X with K outputs: the block partial sums
     (n_blocks, d K + K + 1); per thread, (rows per block + d) K values of X's dtype and
-    2 K doubles; dW (d K) and db (K)."""
+    the doubles of the softmax terms of a block (none for one output); dW (d K) and db
+    (K)."""
     cdef Py_ssize_t nb = n_blocks(n, d, K), nt = max(nthreads, 1)
+    cdef Py_ssize_t rows = (n + nb - 1) // nb
     return (np.empty((nb, d * K + K + 1)),
-            np.empty((nt, ((n + nb - 1) // nb + d) * K), dtype=dtype),
-            np.empty((nt, 2 * K)), np.empty(d * K), np.empty(K))
+            np.empty((nt, (rows + d) * K), dtype=dtype),
+            np.empty((nt, FG_SOFTMAX_BUF(rows, K) if K > 1 else 1)), np.empty(d * K),
+            np.empty(K))
 
 
 def block_sums(str loss, const floating[:, ::1] X, y, sample_weight, W, b, int nthreads=1):
@@ -614,38 +625,44 @@ cdef inline bint _plain(a, int ndim, int typenum):
 
 
 def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
-    """The common case of the one-output loss functions, checked and computed in one
-    compiled call.
+    """The common case of the loss functions, checked and computed in one compiled call.
 
-    X a C-contiguous float64/float32 2-D array, y and w C-contiguous 1-D arrays of the
-    same dtype and matching lengths, b a Python float or int, no sample weights.  Checks
-    what a pass over X does not: w finite, logistic y in [0, 1].  Returns None when the
-    input is anything else, or when the result is not finite, so that the general path
-    checks everything and says what is wrong.  ``nthreads`` comes from
-    ``fastgrad._threads``.
+    X a C-contiguous float64/float32 2-D array and no sample weights; for the
+    one-output losses y and w C-contiguous 1-D arrays of X's dtype and matching lengths
+    and b a Python float or int; for the softmax loss y C-contiguous int64 labels, w a
+    C-contiguous (d, k) array of X's dtype with k >= 2, b None or a C-contiguous (k,)
+    float64 array.  Checks what a pass over X does not: w and b finite, logistic y in
+    [0, 1], softmax labels in 0..k-1.  Returns None when the input is anything else, or
+    when the result is not finite, so that the general path checks everything and says
+    what is wrong.  ``nthreads`` comes from ``fastgrad._threads``.  The gradient comes
+    back as for ``loss_grad``: dw shaped like w in X's dtype, db a float (one output) or
+    a (k,) float64 array (softmax).
     """
     cdef int t, lid = _loss_id(loss)
-    cdef Py_ssize_t i, n, d
-    cdef double bb
-    if lid == LOSS_SOFTMAX:
+    cdef Py_ssize_t i, n, d, k = 1
+    cdef double bb = 0.0
+    if not cnp.PyArray_Check(X):
         return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray>X)
+    if not ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and _plain(X, 2, t)):
+        return None
+    n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
+    d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
+    if not (isfinite(l2) and l2 >= 0):
+        return None
+    if lid == LOSS_SOFTMAX:
+        return _softmax_fast(X, y, w, b, t, n, d, l2, want_grad, nthreads)
     if type(b) is float:
         bb = b
     elif type(b) is int and -2**53 <= b <= 2**53:
         bb = <double>b
     else:
         return None
-    if not cnp.PyArray_Check(X):
+    if not (_plain(y, 1, t) and _plain(w, 1, t)):
         return None
-    t = cnp.PyArray_TYPE(<cnp.ndarray>X)
-    if not ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and _plain(X, 2, t)
-            and _plain(y, 1, t) and _plain(w, 1, t)):
-        return None
-    n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
-    d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
     if cnp.PyArray_DIM(<cnp.ndarray>y, 0) != n or cnp.PyArray_DIM(<cnp.ndarray>w, 0) != d:
         return None
-    if not (isfinite(bb) and isfinite(l2) and l2 >= 0):
+    if not isfinite(bb):
         return None
     cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>w)
@@ -658,19 +675,75 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
             ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
     if not ok:
         return None
-    y2 = y.reshape(n, 1)
-    cdef const double[::1] bvec = np.array([bb])
+    return _fast_run(lid, X, y.reshape(n, 1), w, np.array([bb]), t, n, d, 1, l2, want_grad,
+                     nthreads, True)
+
+
+cdef object _softmax_fast(X, y, W, b, int t, Py_ssize_t n, Py_ssize_t d, double l2,
+                          bint want_grad, int nthreads):
+    """``loss_grad_fast`` for the softmax loss with int64 labels (see there)."""
+    cdef Py_ssize_t k, i
+    if not (_plain(W, 2, t) and cnp.PyArray_DIM(<cnp.ndarray>W, 0) == d
+            and _plain(y, 1, cnp.NPY_INT64) and cnp.PyArray_DIM(<cnp.ndarray>y, 0) == n):
+        return None
+    k = cnp.PyArray_DIM(<cnp.ndarray>W, 1)
+    if k < 2:
+        return None
+    if b is None:
+        b = np.zeros(k)
+    elif not (_plain(b, 1, cnp.NPY_DOUBLE) and cnp.PyArray_DIM(<cnp.ndarray>b, 0) == k):
+        return None
+    labels = np.empty(n, dtype=np.float64 if t == cnp.NPY_DOUBLE else np.float32)
+    cdef const long long *py = <const long long *>cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef void *pl = cnp.PyArray_DATA(<cnp.ndarray>labels)
+    cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>W)
+    cdef const double *pb = <const double *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    cdef bint ok = True
+    with nogil:
+        for i in range(n):
+            ok = ok and 0 <= py[i] < k
+        for i in range(k):
+            ok = ok and isfinite(pb[i])
+        if ok:
+            if t == cnp.NPY_DOUBLE:
+                ok = _labels_and_finite(py, n, <double *>pl, <const double *>pw, d * k)
+            else:
+                ok = _labels_and_finite(py, n, <float *>pl, <const float *>pw, d * k)
+    if not ok:
+        return None
+    return _fast_run(LOSS_SOFTMAX, X, labels.reshape(n, 1), W.reshape(-1), b, t, n, d, k,
+                     l2, want_grad, nthreads, False)
+
+
+cdef bint _labels_and_finite(const long long *y, Py_ssize_t n, floating *out,
+                             const floating *w, Py_ssize_t p) noexcept nogil:
+    """out[i] = y[i] as a float; returns whether w[0:p] is finite."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    for i in range(n):
+        out[i] = <floating>y[i]
+    for i in range(p):
+        ok = ok and isfinite(w[i])
+    return ok
+
+
+cdef object _fast_run(int lid, X, y2, wflat, b, int t, Py_ssize_t n, Py_ssize_t d,
+                      Py_ssize_t k, double l2, bint want_grad, int nthreads, bint scalar_b):
+    """Run the checked fast case; None when the result is not finite."""
     if t == cnp.NPY_DOUBLE:
-        r = _loss_grad_run[double](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+        r = _loss_grad_run[double](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                    nthreads)
     else:
-        r = _loss_grad_run[float](lid, X, y2, w, 1, bvec, NULL, 1.0 / n, l2, want_grad,
+        r = _loss_grad_run[float](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                   nthreads)
     if not r[3]:
         return None
     if not want_grad:
         return r
-    return r[0], r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32), float(r[2][0]), True
+    dw = r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32)
+    if k > 1:
+        dw = dw.reshape(d, k)
+    return r[0], dw, float(r[2][0]) if scalar_b else r[2], True
 
 
 cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,

@@ -20,9 +20,10 @@
  * loss sum_k y_k (lse - z_k) with lse = m + log(sum_k exp(z_k - m)) and m the row
  * maximum, gradient term p_k sum_k y_k - y_k with p = softmax(z) (p - y when the row
  * sums to 1).  Every exp has a non-positive argument, so nothing overflows for finite
- * scores.
+ * scores; the per-row helpers are fg_softmax_row_shift and fg_softmax_row_grad, the
+ * exps and logs of a block run in vectorised loops between them.
  *
- * exp and log1p are evaluated by the inline polynomials below instead of libm calls,
+ * exp, log1p and log are evaluated by the inline polynomials below instead of libm calls,
  * with no data-dependent branches, so GCC turns the loops into SIMD code: SSE2
  * everywhere, and AVX2 + FMA for the logistic and softmax terms when the CPU has it
  * (chosen at run time: the build needs no -march flag).  Accuracy, measured against
@@ -147,52 +148,80 @@ fg_logistic_sample(double zi, double yi, int want_loss, double *g)
     return want_loss ? (zi > 0.0 ? zi : 0.0) + fg_log1p_unit(e) - yi * zi : 0.0;
 }
 
-/* Softmax, one row of K scores z[0:K] (doubles, intercepts included) against a class
- * label (yrow NULL) or a row yrow[0:K] of class probabilities.  Returns the loss
- * sum_k y_k (lse - z_k) = sum_k y_k (m - z_k) + (sum_k y_k) log(s), with m the row
- * maximum and s = sum_k exp(z_k - m) in [1, K]: every term is >= 0 and every exp has
- * a non-positive argument, so nothing cancels or overflows (0 when want_loss is 0).
- * Overwrites z with the gradient terms p_k sum_j y_j - y_k, unweighted.  exp(x) is set
- * to 0 below x = -708 (the true value is below 3.4e-308); a NaN score makes the row
- * NaN. */
-FG_INLINE double
-fg_softmax_row(double *FG_RESTRICT z, long K, long label, const double *FG_RESTRICT yrow,
-               int want_loss)
+/* log(s) for s >= 1 (finite): s = 2^e m with m in [1, 2), log(s) = e ln2 + log1p(m - 1)
+ * by fg_log1p_unit, without a libm call or a branch (so a loop of it vectorises); within
+ * a few ulp of libm.  NaN gives NaN. */
+FG_INLINE double fg_log_ge1(double s)
 {
-    double m = z[0], s = 0.0, sy = 1.0, loss = 0.0, inv;
+    const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+    uint64_t u = fg_double_to_bits(s);
+    /* the biased exponent (s > 0) as a double without an int64 -> double conversion
+     * (none in AVX2): 2^52 + E, exactly, minus 2^52 + 1023 */
+    double e = fg_bits_to_double(0x4330000000000000ULL | (u >> 52)) - (0x1p52 + 1023.0);
+    double m = fg_bits_to_double((u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+    double r = e * ln2hi + (e * ln2lo + fg_log1p_unit(m - 1.0));
+    return s == s ? r : s;
+}
+
+/* Softmax, one row of K scores, first half: z[0:K] (doubles, intercepts included)
+ * becomes z_k - m with m the row maximum (every entry <= 0, the maximum exactly 0).
+ * Returns sum_k y_k (m - z_k) (0 when want_loss is 0), for y a class label (yrow NULL)
+ * or a row yrow[0:K] of class probabilities, and writes sum_k y_k to *sy (1 for a
+ * label).  The loss of the row is that plus sy log(sum_k exp(z_k - m)) (every term >= 0:
+ * nothing cancels); a NaN score makes the row NaN. */
+FG_INLINE double
+fg_softmax_row_shift(double *FG_RESTRICT z, long K, long label,
+                     const double *FG_RESTRICT yrow, int want_loss, double *sy)
+{
+    double m = z[0], part = 0.0, total = 1.0;
     long k;
     for (k = 1; k < K; k++)
         m = z[k] > m ? z[k] : m;
     if (yrow == NULL) {
         if (want_loss)
-            loss = m - z[label];
+            part = m - z[label];
     } else {
-        sy = 0.0;
+        total = 0.0;
         for (k = 0; k < K; k++) {
-            sy += yrow[k];
+            total += yrow[k];
             if (want_loss)
-                loss += yrow[k] * (m - z[k]);
+                part += yrow[k] * (m - z[k]);
         }
     }
-    for (k = 0; k < K; k++) {               /* vectorised: no reduction in this loop */
-        double x = z[k] - m;
-        double e = fg_exp_nonpos(x < -708.0 ? -708.0 : x);
-        z[k] = x < -708.0 ? 0.0 : e;
-    }
     for (k = 0; k < K; k++)
-        s += z[k];
-    if (want_loss)
-        loss += sy * log(s);
-    inv = sy / s;
+        z[k] -= m;
+    *sy = total;
+    return part;
+}
+
+/* exp(x) of n shifted scores x <= 0, in place, set to 0 below x = -708 (the true value
+ * is below 3.4e-308); NaN stays NaN.  No branch: the loop vectorises. */
+FG_INLINE void fg_exp_shifted(double *FG_RESTRICT x, long n)
+{
+    long i;
+    for (i = 0; i < n; i++) {
+        double v = x[i];
+        double e = fg_exp_nonpos(v < -708.0 ? -708.0 : v);
+        x[i] = v < -708.0 ? 0.0 : e;
+    }
+}
+
+/* Softmax, one row, second half: e[0:K] the exps of the shifted scores, s their sum and
+ * sy = sum_k y_k; e becomes the gradient terms p_k sy - y_k with p = e / s (unweighted). */
+FG_INLINE void
+fg_softmax_row_grad(double *FG_RESTRICT e, long K, long label,
+                    const double *FG_RESTRICT yrow, double s, double sy)
+{
+    double inv = sy / s;
+    long k;
     if (yrow == NULL) {
         for (k = 0; k < K; k++)
-            z[k] *= inv;
-        z[label] -= 1.0;
+            e[k] *= inv;
+        e[label] -= 1.0;
     } else {
         for (k = 0; k < K; k++)
-            z[k] = z[k] * inv - yrow[k];
+            e[k] = e[k] * inv - yrow[k];
     }
-    return loss;
 }
 
 /* ------------------------------------------------------------------ block loops */
@@ -270,35 +299,81 @@ FG_INLINE double fg_lane_sum(const double *lanes)
         return loss;                                                              \
     }
 
+/* The softmax terms of a block for one element type T, with LABELS (y holds class
+ * labels) and WANT_LOSS constants.  Stages over the block, so that the exps and logs of
+ * all rows run in vectorised loops: (1) per row, the scores plus intercepts, shifted by
+ * the row maximum (fg_softmax_row_shift), into D (rows x K doubles); (2) exp of all of
+ * D (fg_exp_shifted); (3) per row, s = sum_k exp; (4) the loss terms
+ * part + sy log(s) of all rows (fg_log_ge1); (5) per row, the gradient terms
+ * (fg_softmax_row_grad), weighted, added to gsum and written back to Z.  The loss sum
+ * runs row by row in order. */
+#define FG_SOFTMAX_LOOP(T, LABELS, WANT_LOSS)                                     \
+    {                                                                             \
+        for (i = 0; i < rows; i++) {                                              \
+            T *Zi = Z + i * K;                                                    \
+            double *Di = D + i * K;                                               \
+            for (k = 0; k < K; k++)                                               \
+                Di[k] = (double)Zi[k] + b[k];                                     \
+            if (LABELS) {                                                         \
+                part[i] = fg_softmax_row_shift(Di, K, (long)y[i], NULL, WANT_LOSS, \
+                                               &sy[i]);                           \
+            } else {                                                              \
+                for (k = 0; k < K; k++)                                           \
+                    yr[k] = (double)y[i * K + k];                                 \
+                part[i] = fg_softmax_row_shift(Di, K, 0, yr, WANT_LOSS, &sy[i]);  \
+            }                                                                     \
+        }                                                                         \
+        fg_exp_shifted(D, rows * K);                                              \
+        for (i = 0; i < rows; i++) {                                              \
+            double t = 0.0, *Di = D + i * K;                                      \
+            for (k = 0; k < K; k++)                                               \
+                t += Di[k];                                                       \
+            ssum[i] = t;                                                          \
+        }                                                                         \
+        if (WANT_LOSS) {                                                          \
+            for (i = 0; i < rows; i++)                                            \
+                part[i] += sy[i] * fg_log_ge1(ssum[i]);                           \
+            for (i = 0; i < rows; i++)                                            \
+                loss += (sw == NULL ? 1.0 : (double)sw[i]) * part[i];             \
+        }                                                                         \
+        for (i = 0; i < rows; i++) {                                              \
+            T *Zi = Z + i * K;                                                    \
+            double *Di = D + i * K;                                               \
+            double w = sw == NULL ? 1.0 : (double)sw[i];                          \
+            if (LABELS) {                                                         \
+                fg_softmax_row_grad(Di, K, (long)y[i], NULL, ssum[i], sy[i]);     \
+            } else {                                                              \
+                for (k = 0; k < K; k++)                                           \
+                    yr[k] = (double)y[i * K + k];                                 \
+                fg_softmax_row_grad(Di, K, 0, yr, ssum[i], sy[i]);                \
+            }                                                                     \
+            for (k = 0; k < K; k++) {                                             \
+                double g = w * Di[k];                                             \
+                gsum[k] += g;                                                     \
+                Zi[k] = (T)g;                                                     \
+            }                                                                     \
+        }                                                                         \
+    }
+
 /* Z[0:rows*K] the scores (rows, K) without the intercepts b[0:K]; y[0:rows*ycols] the
  * labels (ycols 1) or probabilities (ycols K); sw[0:rows] or NULL; gsum[0:K]; buf holds
- * 2 K doubles.  Sums run row by row. */
+ * rows * K + 3 rows + K doubles (FG_SOFTMAX_BUF). */
+#define FG_SOFTMAX_BUF(rows, K) ((rows) * (K) + 3 * (rows) + (K))
 #define FG_SOFTMAX_FUNC(NAME, T, ATTR)                                            \
     static ATTR double NAME(T *FG_RESTRICT Z, long rows, long K,                  \
                             const double *FG_RESTRICT b, const T *FG_RESTRICT y,  \
                             long ycols, const T *FG_RESTRICT sw, int want_loss,   \
                             double *FG_RESTRICT gsum, double *FG_RESTRICT buf)     \
     {                                                                             \
-        double loss = 0.0, *zr = buf, *yr = buf + K;                              \
+        double loss = 0.0, *D = buf, *part = buf + rows * K, *sy = part + rows;   \
+        double *ssum = sy + rows, *yr = ssum + rows;                              \
         long i, k;                                                                \
-        for (i = 0; i < rows; i++) {                                              \
-            T *Zi = Z + i * K;                                                    \
-            double w = sw == NULL ? 1.0 : (double)sw[i], t;                       \
-            for (k = 0; k < K; k++)                                               \
-                zr[k] = (double)Zi[k] + b[k];                                     \
-            if (ycols == 1) {                                                     \
-                t = fg_softmax_row(zr, K, (long)y[i], NULL, want_loss);           \
-            } else {                                                              \
-                for (k = 0; k < K; k++)                                           \
-                    yr[k] = (double)y[i * ycols + k];                             \
-                t = fg_softmax_row(zr, K, 0, yr, want_loss);                      \
-            }                                                                     \
-            loss += w * t;                                                        \
-            for (k = 0; k < K; k++) {                                             \
-                double g = w * zr[k];                                             \
-                gsum[k] += g;                                                     \
-                Zi[k] = (T)g;                                                     \
-            }                                                                     \
+        if (ycols == 1) {                                                         \
+            if (want_loss) FG_SOFTMAX_LOOP(T, 1, 1)                               \
+            else FG_SOFTMAX_LOOP(T, 1, 0)                                         \
+        } else {                                                                  \
+            if (want_loss) FG_SOFTMAX_LOOP(T, 0, 1)                               \
+            else FG_SOFTMAX_LOOP(T, 0, 0)                                         \
         }                                                                         \
         return loss;                                                              \
     }

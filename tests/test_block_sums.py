@@ -140,6 +140,8 @@ def test_shapes_are_checked_at_the_entry():
         _linear.block_sums("mse", X, y, sw, W, b, 1)
     with pytest.raises(ValueError, match="`y`"):
         _linear.block_sums("softmax", X, y[:-1], sw, W, b, 1)
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        _linear.block_sums("softmax", X, y, sw, W[:, :1], b[:1], 1)
 
 
 def test_every_loss_of_the_table_is_a_kernel_loss():

@@ -15,7 +15,7 @@ import pytest
 from fastgrad.__main__ import main
 from fastgrad.demo import run
 
-PICTURES = ["loss_surface.png", "rosenbrock.png", "loss_curves.png"]
+PICTURES = ["loss_surface.png", "rosenbrock.png", "loss_curves.png", "softmax_regions.png"]
 
 
 def quick(tmp_path, **kw):
@@ -40,7 +40,8 @@ class TestCommand:
         text = proc.stdout
         for heading in ("a) Gradients", "b) Gradient check", "c) Hessians",
                         "d) Directional derivative", "e) The tutorial's gradient-descent loop",
-                        "f) Linear and logistic regression", "g) Pictures"):
+                        "f) Linear and logistic regression", "g) Three classes",
+                        "h) Pictures"):
             assert heading in text
         assert "fastgrad ∇f" in text and "closed form ∇f" in text
         assert "x²y + e^(xy)" in text
@@ -123,6 +124,15 @@ class TestStory:
         np.testing.assert_allclose(summary["linear"].w, [1.5, -2.0, 0.5, 0.0, 3.0], atol=0.1)
         assert summary["r2"] > 0.95
         assert summary["accuracy"] > 0.75
+
+    def test_three_class_softmax_fit_separates_the_classes(self, story):
+        summary = story[0]
+        fit = summary["softmax"]
+        assert fit.w.shape == (2, 3) and fit.b.shape == (3,)
+        assert summary["softmax_accuracy"] > 0.85
+        X, y = summary["softmax_data"]
+        assert summary["softmax_accuracy"] == np.mean(np.argmax(X @ fit.w + fit.b, 1) == y)
+        assert "softmax regression, 3 classes" in story[1]
 
     def test_no_pictures_when_plots_are_off(self, story):
         assert story[0]["files"] == []

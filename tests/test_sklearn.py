@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 pytest.importorskip("sklearn")
 
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_blobs, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -207,13 +207,45 @@ class TestScikitLearnTooling:
         assert ovr.score(X, y) > 0.7
 
 
+# --------------------------------------------------------------------------- more than two classes
+class TestMulticlass:
+    @pytest.mark.parametrize("n_classes", [3, 10])
+    def test_classifier_is_the_softmax_fit_of_the_class_indices(self, n_classes):
+        X, idx = make_blobs(n_samples=400, n_features=12, centers=n_classes, random_state=0)
+        X = StandardScaler().fit_transform(X)
+        labels = np.array([f"class {i}" for i in range(n_classes)], dtype=object)
+        perm = np.random.default_rng(0).permutation(n_classes)   # labels not in index order
+        y = labels[perm][idx]
+        kw = {"lr": 0.3, "epochs": 300, "tol": None, "l2": 1e-3}
+        clf = GDClassifier(**kw).fit(X, y)
+        assert_array_equal(clf.classes_, np.sort(labels))
+        fit = fastgrad.fit_softmax_regression(X, np.searchsorted(clf.classes_, y), **kw)
+        assert clf.coef_.shape == (n_classes, 12) and clf.intercept_.shape == (n_classes,)
+        assert_array_equal(clf.coef_, fit.w.T)
+        assert_array_equal(clf.intercept_, fit.b)
+        assert_array_equal(clf.loss_history_, fit.loss_history)
+        scores = X @ fit.w + fit.b
+        assert_array_equal(clf.predict(X), clf.classes_[np.argmax(scores, axis=1)])
+        P = clf.predict_proba(X)           # columns in classes_ order
+        assert_allclose(P, np.exp(scores - scores.max(1, keepdims=True))
+                        / np.exp(scores - scores.max(1, keepdims=True)).sum(1, keepdims=True),
+                        rtol=1e-12)
+        assert_allclose(clf.predict_log_proba(X), np.log(P), rtol=1e-10, atol=1e-12)
+        assert clf.score(X, y) > 0.9
+
+    def test_matches_sklearn_multinomial_logistic_regression_on_iris(self):
+        from sklearn.datasets import load_iris
+        X, y = load_iris(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+        l2 = 1e-3
+        clf = GDClassifier(lr=1.0, epochs=100_000, tol=1e-8, l2=l2).fit(X, y)
+        ref = LogisticRegression(C=1 / (2 * len(y) * l2), tol=1e-14, max_iter=10_000).fit(X, y)
+        assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+        assert np.sum(clf.predict(X) != ref.predict(X)) <= 1
+
+
 # --------------------------------------------------------------------------- behaviour and errors
 class TestBehaviour:
-    def test_more_than_two_classes_is_a_clear_error(self):
-        X = np.arange(6.0).reshape(3, 2)
-        with pytest.raises(ValueError, match=r"binary.*3 classes \['a', 'b', 'c'\].*OneVsRest"):
-            GDClassifier().fit(X, ["a", "b", "c"])
-
     def test_one_class_is_a_clear_error(self):
         with pytest.raises(ValueError, match="only 1 class: 'a'"):
             GDClassifier().fit(np.ones((3, 2)), ["a", "a", "a"])
