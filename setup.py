@@ -22,7 +22,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTGRAD_DEBUG_CYTHON", "0") not in ("", "0")
-MODULES = ["_coloring", "_diff", "_linear", "_openmp"]
+MODULES = ["_coloring", "_diff", "_linear", "_openmp", "_optim"]
 
 
 def _openmp_flags():
@@ -70,7 +70,8 @@ extensions = [
     Extension(
         f"fastgrad.{name}",
         [f"src/{name}.pyx"],
-        depends=["src/_loss_terms.h", "src/_diff_types.pxd", "src/_openmp.h"],
+        depends=["src/_loss_terms.h", "src/_diff_types.pxd", "src/_openmp.h",
+                 "src/_optim_rules.pxd"],
         include_dirs=[np.get_include(), "src"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

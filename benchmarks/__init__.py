@@ -19,6 +19,8 @@ Sections (one module each, see ``SECTIONS``):
 9. ``softmax``    softmax_gradient and fit_softmax_regression vs NumPy, JAX and PyTorch.
 10. ``scale``     Dask arrays on a LocalCluster and memory-mapped X (time per epoch, memory).
 11. ``sparse``    sparse Hessians/Jacobians (colourings) and the adaptive Hessian.
+12. ``optimizers`` momentum, Nesterov, AdaGrad, RMSProp, Adam and mini-batches vs
+    torch.optim, optax under JAX and SGDRegressor.
 
 Every measurement is timeit-style: one warm-up call, an autoranged inner loop, then at
 least five repeats; the competitors of one case are timed interleaved, repeat by
@@ -43,4 +45,5 @@ SECTIONS = (
     (9, "softmax", "s9_softmax"),
     (10, "scale", "s10_scale"),
     (11, "sparse", "s11_sparse"),
+    (12, "optimizers", "s12_optimizers"),
 )

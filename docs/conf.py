@@ -10,8 +10,8 @@ gallery examples use only fastgrad, NumPy and matplotlib.
 The API reference is driven by ``fastgrad.__all__``: before the build, this file writes
 ``api.rst`` with one autosummary entry per public name (grouped by the module that
 defines it), so a name added to ``__all__`` gets its page without any edit here.
-``fastgrad.plot`` and ``fastgrad.sklearn`` get module pages listing their own
-``__all__``.
+``fastgrad.plot``, ``fastgrad.optimizers`` and ``fastgrad.sklearn`` get module pages
+listing their own ``__all__``.
 """
 from __future__ import annotations
 
@@ -169,9 +169,10 @@ def write_api_index() -> None:
         "API reference",
         "=============",
         "",
-        "Every public name of :mod:`fastgrad`, :mod:`fastgrad.plot` and",
-        ":mod:`fastgrad.sklearn`, with its full docstring (parameters, returns, errors and",
-        "a worked example) on its own page.  The user guide explains how they fit together.",
+        "Every public name of :mod:`fastgrad`, :mod:`fastgrad.plot`,",
+        ":mod:`fastgrad.optimizers` and :mod:`fastgrad.sklearn`, with its full docstring",
+        "(parameters, returns, errors and a worked example) on its own page.  The user",
+        "guide explains how they fit together.",
         "",
     ]
     for heading in order:

@@ -11,7 +11,7 @@ without the GIL.
 >>> np.round(numerical_gradient(lambda v: v[0]**2 + v[1]**2, [3.0, 4.0]), 6).tolist()
 [6.0, 8.0]
 """
-from . import plot
+from . import optimizers, plot
 from ._descent import gradient_descent
 from ._gradients import (
     check_gradient,
@@ -44,7 +44,7 @@ __all__ = [
     "hessian", "check_gradient", "mse_loss", "mse_gradient", "logistic_loss",
     "logistic_gradient", "softmax_loss", "softmax_gradient", "clip_by_norm",
     "fit_linear_regression", "fit_logistic_regression", "fit_softmax_regression",
-    "gradient_descent", "gradient_of", "hessian_of", "newton", "plot",
+    "gradient_descent", "gradient_of", "hessian_of", "newton", "optimizers", "plot",
     "GradientCheck", "FitResult", "DescentResult", "DerivativeResult", "NewtonResult",
     "coloring", "Coloring", "detect_sparsity",
     "__version__",

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _diff
+from . import _diff, _optim
 from ._gradients import numerical_gradient
 from ._objectives import make_objective
 from ._results import DescentResult
-from ._update_rules import clip_factor, global_norm, stop_status, updated
+from ._update_rules import clip_factor, global_norm, stop_status
 from ._validation import as_point, check_args, check_descent_options
+from .optimizers import _resolve, _rule
 
 __all__ = ["gradient_descent"]
 
@@ -21,8 +22,9 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
                      lr: float = 0.01, epochs: int = 100, max_norm: float | None = None,
                      tol: float | None = None, args: tuple = (),
                      callback: Callable[[np.ndarray], Any] | None = None,
-                     progress: bool = False) -> DescentResult:
-    """Minimise f by gradient descent: ``x <- x - lr * clip(grad f(x))``.
+                     progress: bool = False, optimizer: Any = "gd") -> DescentResult:
+    """Minimise f by gradient descent: ``x <- x - lr * clip(grad f(x))``, or by the steps
+    of another optimizer (momentum, Nesterov, AdaGrad, RMSProp, Adam).
 
     Parameters
     ----------
@@ -38,7 +40,8 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
     epochs : int
         Maximum number of updates, >= 0.
     max_norm : float, optional
-        Clip the gradient's L2 norm to this value before each update.
+        Clip the gradient's L2 norm to this value before each update (before the
+        optimizer's step, as ``clip_grad_norm_`` before ``opt.step()`` in PyTorch).
     tol : float, optional
         Stop (converged) when the unclipped gradient norm is below tol.
     args : tuple
@@ -48,6 +51,11 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
     progress : bool
         Show a tqdm progress bar over the epochs with the current value of f (needs
         ``tqdm``: ``pip install fastgrad[progress]``).
+    optimizer : str or optimizer object
+        The update rule: ``"gd"`` (default, plain steps), ``"momentum"``,
+        ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"`` (the optimizer with
+        its default settings) or an object of :mod:`fastgrad.optimizers` such as
+        ``Adam(beta1=0.8)``.  Its state starts at zero.
 
     Returns
     -------
@@ -63,11 +71,20 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
     ...                      lr=0.1, epochs=500, tol=1e-8)
     >>> r.converged, np.allclose(r.x, [3.0, -1.0])
     (True, True)
+
+    The same problem with Nesterov momentum, from a string:
+
+    >>> r = gradient_descent(lambda v: (v[0] - 3)**2 + (v[1] + 1)**2, [0.0, 0.0],
+    ...                      lr=0.1, epochs=500, tol=1e-8, optimizer="nesterov")
+    >>> r.converged, np.allclose(r.x, [3.0, -1.0])
+    (True, True)
     """
     x, _ = as_point(x0, "x0")
     args = check_args(args)
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
+    kind, mu, beta2, eps = _rule(_resolve(optimizer))
     n = x.shape[0]
+    state = np.zeros((2, n))    # the optimizer's moments, zero before the first step
     fobj = make_objective(f, args, n)
     gobj = None if grad is None else make_objective(grad, args, n, (n,), name="grad",
                                                     allow_native=False)
@@ -88,9 +105,11 @@ def gradient_descent(f: Callable[..., float], x0: Any, *, grad: Callable[..., An
                 status = stop
                 break
             history.append(fx)
-            x_new = updated(x, g, lr * clip_factor(gnorm, max_norm))
-            if x_new is None:
-                status = "diverged"
+            x_new = np.empty(n)
+            if not _optim.step(_optim.KINDS[kind], lr, mu, beta2, eps, n_iter + 1,
+                               clip_factor(gnorm, max_norm), x,
+                               np.ascontiguousarray(g, dtype=np.float64), state, x_new):
+                status = "diverged"   # the update is not applied
                 break
             x = x_new
             n_iter += 1

@@ -36,5 +36,7 @@ def loss_grad_fast(loss: str, X: object, y: object, w: object, b: object, l2: fl
 def fit(loss: str, X: _Floats, y: _Floats, sample_weight: _Floats | None, inv_sumw: float,
         W: _Floats, b: float | _F64, lr: float, epochs: int, max_norm: float, tol: float,
         l2: float, fit_intercept: bool, chunk: int, nthreads: int,
-        progress: Callable[[int, float, npt.NDArray[Any], Any], object] | None = None
+        progress: Callable[[int, float, npt.NDArray[Any], Any], object] | None = None,
+        rule: tuple[int, float, float, float] = (0, 0.0, 0.0, 1.0), batch_size: int = 0,
+        rng: np.random.Generator | None = None, n_iter_no_change: int = 5
         ) -> tuple[Any, npt.NDArray[np.float64], int, float, str]: ...

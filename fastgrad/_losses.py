@@ -18,17 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from . import _linear, _threads
+from . import _linear, _optim, _threads
 from ._results import FitResult
 from ._update_rules import clip_factor, global_norm
 from ._validation import (
     as_class_targets,
+    as_generator,
     as_gradient_parts,
     as_intercepts,
     as_matrix,
     as_sample_weight,
     as_vector,
     as_weight_matrix,
+    check_batch_size,
+    check_bool,
     check_descent_options,
     check_finite_rows,
     check_finite_scalar,
@@ -39,6 +42,7 @@ from ._validation import (
     check_unit_interval,
     is_dask_collection,
 )
+from .optimizers import _resolve, _rule
 
 __all__ = ["mse_loss", "mse_gradient", "logistic_loss", "logistic_gradient",
            "softmax_loss", "softmax_gradient", "clip_by_norm", "fit_linear_regression",
@@ -103,11 +107,12 @@ def finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
         np.asarray(gb, dtype=np.float64) * inv
 
 
-def _nthreads(X: np.ndarray, workers: Any, k: int = 1) -> int:
+def _nthreads(X: np.ndarray, workers: Any, k: int = 1, rows: int | None = None) -> int:
     """Threads of a pass over X with k outputs (``fastgrad._threads``), no more than its
-    row blocks."""
-    nt = _threads.n_threads(X.size * k, workers)
-    return nt if nt == 1 else min(nt, _linear.n_blocks(X.shape[0], X.shape[1], k))
+    row blocks; a pass over ``rows`` rows of X (a mini-batch) when given."""
+    rows = X.shape[0] if rows is None else min(rows, X.shape[0])
+    nt = _threads.n_threads(rows * X.shape[1] * k, workers)
+    return nt if nt == 1 else min(nt, _linear.n_blocks(rows, X.shape[1], k))
 
 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
@@ -453,9 +458,15 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          max_norm: float | None, tol: float | None, l2: float,
          sample_weight: ArrayLike | None, w0: ArrayLike | None, b0: Any,
          fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
-         callback_every: int, workers: Any = None, n_classes: Any = None) -> FitResult:
+         callback_every: int, workers: Any = None, n_classes: Any = None,
+         optimizer: Any = "gd", batch_size: int | None = None, shuffle: bool = True,
+         random_state: Any = None, n_iter_no_change: int = 5) -> FitResult:
     if is_dask_collection(X):
         from . import _dask
+        if _rule(_resolve(optimizer))[0] != "gd" or batch_size is not None:
+            raise ValueError("a dask X is fitted by full-batch gradient descent: use "
+                             "optimizer='gd' and batch_size=None (other optimizers and "
+                             "mini-batches need X in memory, or as an np.memmap)")
         if kind == "softmax":
             return _dask.fit_softmax(X, y, n_classes=n_classes, lr=lr, epochs=epochs,
                                      max_norm=max_norm, tol=tol, l2=l2,
@@ -478,6 +489,17 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
     nthreads = _nthreads(X, workers, k)
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")
+    name, mu, beta2, eps = _rule(_resolve(optimizer))
+    batch_size = check_batch_size(batch_size)
+    shuffle = check_bool(shuffle, "shuffle")
+    n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
+    if batch_size is not None:      # each pass of the loop reads one mini-batch
+        nthreads = _nthreads(X, workers, k, rows=batch_size)
+    rng = None
+    if batch_size is not None and shuffle:
+        rng = as_generator(random_state)
+    elif random_state is not None:
+        as_generator(random_state)      # checked, not drawn from
     w = np.zeros(shape, dtype=X.dtype) if w is None else w.copy()
     chunk = max(1, CHUNK_ELEMENTS // (X.size * k))
     if callback is not None:
@@ -504,7 +526,8 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         b_out, history, n_done, gnorm, status = _linear.fit(
             kind, X, y, sw, inv_sumw, w, b, lr, epochs,
             -1.0 if max_norm is None else max_norm, -1.0 if tol is None else tol,
-            l2, bool(fit_intercept), chunk, nthreads, hook)
+            l2, bool(fit_intercept), chunk, nthreads, hook, (_optim.KINDS[name], mu, beta2, eps),
+            0 if batch_size is None else batch_size, rng, n_iter_no_change)
     finally:
         if bar is not None:
             bar.close()
@@ -517,6 +540,28 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
                      n_epochs=int(n_done), converged=status == "converged",
                      grad_norm=float(gnorm), status=status)
 
+
+_OPTIMIZER_DOC = """    optimizer : str or optimizer object
+        The update rule: ``"gd"`` (default, plain steps ``w -= lr * dw``),
+        ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"`` (with
+        default settings) or an object of :mod:`fastgrad.optimizers`, e.g.
+        ``Adam(beta1=0.8)``: PyTorch's rules, state starting at zero in each fit.
+    batch_size : int, optional
+        None: full batch (one step per epoch).  An int: each epoch visits every row
+        once in mini-batches of that many rows (the last one may be smaller), one step
+        per mini-batch on its weighted mean loss (plus the penalty; a batch whose
+        weights are all zero takes no step); >= n_samples is the full batch.
+    shuffle : bool
+        With mini-batches, visit the rows of epoch e in the order of the e-th
+        ``random_state.permutation(n_samples)`` (default); False: in row order.
+        Shuffled batches are gathered into a scratch block; X is never copied.
+    random_state : None, int or numpy.random.Generator
+        The source of the shuffled orders: a seed (the same fit on any machine and
+        with any number of threads), a Generator (drawn from), or None (fresh entropy).
+    n_iter_no_change : int
+        With mini-batches and tol: how many epochs without an improvement of the mean
+        loss by more than tol stop the fit.
+"""
 
 _FIT_DOC = """
     Parameters
@@ -531,11 +576,14 @@ _FIT_DOC = """
     lr : float
         Learning rate, > 0.
     epochs : int
-        Maximum number of full-batch updates, >= 0.
+        Maximum number of epochs (passes over the data), >= 0.
     max_norm : float, optional
-        Clip the global L2 norm of (dw, db) to this value before each update.
+        Clip the global L2 norm of (dw, db) to this value before each step (before the
+        optimizer's rule, as ``clip_grad_norm_`` before ``opt.step()`` in PyTorch).
     tol : float, optional
-        Stop (converged) when the unclipped gradient norm is below tol.
+        Full batch: stop (converged) when the unclipped gradient norm is below tol.
+        Mini-batches: stop (converged) when the epoch's mean loss has not improved by
+        more than tol for ``n_iter_no_change`` epochs in a row (scikit-learn's SGD rule).
     l2 : float
         L2 penalty ``l2 * ||w||**2`` (the intercept is not penalised).
     sample_weight : array_like, shape (n_samples,), optional
@@ -555,12 +603,13 @@ _FIT_DOC = """
         Threads of each pass over X, as in :func:`mse_gradient`: None lets fastgrad
         choose, an int >= 1 is used as given, -1 uses all CPUs.  The fit is bitwise the
         same whatever the number of threads.
-
+{optimizers}
     Returns
     -------
     FitResult
-        ``w``, ``b``, ``loss_history`` (the loss before each update), ``n_epochs``,
-        ``converged``, ``grad_norm``, ``status``.
+        ``w``, ``b``, ``loss_history`` (the loss before each update; with mini-batches,
+        each epoch's mean of its batch losses), ``n_epochs``, ``converged``,
+        ``grad_norm`` (with mini-batches, of the last batch), ``status``.
 
     Warns
     -----
@@ -570,7 +619,8 @@ _FIT_DOC = """
     Notes
     -----
     The whole loop runs in compiled code without the GIL, reading X once per epoch
-    (loss, residual and gradient in one fused pass).
+    (loss, residual and gradient in one fused pass); the optimizer's state (moments,
+    step count) lives there too.
 """
 
 
@@ -580,8 +630,12 @@ def fit_linear_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epoch
                           w0: ArrayLike | None = None, b0: float = 0.0,
                           fit_intercept: bool = True, progress: bool = False,
                           callback: Callable[..., Any] | None = None,
-                          callback_every: int = 1, workers: int | None = None) -> FitResult:
-    """Fit ``y ~ X @ w + b`` by full-batch gradient descent on :func:`mse_loss`.
+                          callback_every: int = 1, workers: int | None = None,
+                          optimizer: Any = "gd", batch_size: int | None = None,
+                          shuffle: bool = True, random_state: Any = None,
+                          n_iter_no_change: int = 5) -> FitResult:
+    """Fit ``y ~ X @ w + b`` by gradient descent on :func:`mse_loss` (full batch or
+    mini-batches, plain steps or another optimizer).
     {doc}
     Examples
     --------
@@ -591,11 +645,23 @@ def fit_linear_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epoch
     >>> r = fit_linear_regression([[2.0]], [4.0], lr=0.1, epochs=10)
     >>> round(float(r.w[0]), 10), round(r.b, 10)
     (1.6, 0.8)
+
+    Adam on shuffled mini-batches of 32 rows:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3)); y = X @ [1.0, -2.0, 0.5] + 0.3
+    >>> r = fit_linear_regression(X, y, lr=0.01, epochs=100, optimizer="adam",
+    ...                           batch_size=32, random_state=0)
+    >>> np.round(r.w, 3).tolist(), round(r.b, 3)
+    ([1.0, -2.0, 0.5], 0.3)
     """
     return _fit("mse", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                 sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
                 progress=progress, callback=callback, callback_every=callback_every,
-                workers=workers)
+                workers=workers, optimizer=optimizer, batch_size=batch_size,
+                shuffle=shuffle, random_state=random_state,
+                n_iter_no_change=n_iter_no_change)
 
 
 def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epochs: int = 1000,
@@ -605,8 +671,11 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
                             fit_intercept: bool = True, progress: bool = False,
                             callback: Callable[..., Any] | None = None,
                             callback_every: int = 1,
-                            workers: int | None = None) -> FitResult:
-    """Fit ``P(y=1) = sigmoid(X @ w + b)`` by full-batch gradient descent on :func:`logistic_loss`.
+                            workers: int | None = None, optimizer: Any = "gd",
+                            batch_size: int | None = None, shuffle: bool = True,
+                            random_state: Any = None, n_iter_no_change: int = 5) -> FitResult:
+    """Fit ``P(y=1) = sigmoid(X @ w + b)`` by gradient descent on :func:`logistic_loss`
+    (full batch or mini-batches, plain steps or another optimizer).
     {doc}
     Examples
     --------
@@ -616,17 +685,27 @@ def fit_logistic_regression(X: ArrayLike, y: ArrayLike, *, lr: float = 0.01, epo
     >>> r = fit_logistic_regression(X, y, lr=0.5, epochs=200)
     >>> bool(r.w[0] > 0), r.status
     (True, 'max_epochs')
+
+    With Nesterov momentum:
+
+    >>> from fastgrad.optimizers import Momentum
+    >>> r = fit_logistic_regression(X, y, lr=0.5, epochs=200,
+    ...                             optimizer=Momentum(momentum=0.9, nesterov=True))
+    >>> bool(r.w[0] > 0), r.status
+    (True, 'max_epochs')
     """
     return _fit("logistic", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                 sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
                 progress=progress, callback=callback, callback_every=callback_every,
-                workers=workers)
+                workers=workers, optimizer=optimizer, batch_size=batch_size,
+                shuffle=shuffle, random_state=random_state,
+                n_iter_no_change=n_iter_no_change)
 
 
 fit_linear_regression.__doc__ = (fit_linear_regression.__doc__ or "").replace(
-    "{doc}", _FIT_DOC.format(y="Targets."))
+    "{doc}", _FIT_DOC.format(y="Targets.", optimizers=_OPTIMIZER_DOC))
 fit_logistic_regression.__doc__ = (fit_logistic_regression.__doc__ or "").replace(
-    "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1]."))
+    "{doc}", _FIT_DOC.format(y="Labels or probabilities in [0, 1].", optimizers=_OPTIMIZER_DOC))
 
 
 def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None = None,
@@ -637,9 +716,12 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
                            fit_intercept: bool = True, progress: bool = False,
                            callback: Callable[..., Any] | None = None,
                            callback_every: int = 1,
-                           workers: int | None = None) -> FitResult:
-    """Fit ``P(class | x) = softmax(x @ W + b)`` by full-batch gradient descent on
-    :func:`softmax_loss` (multinomial logistic regression).
+                           workers: int | None = None, optimizer: Any = "gd",
+                           batch_size: int | None = None, shuffle: bool = True,
+                           random_state: Any = None, n_iter_no_change: int = 5) -> FitResult:
+    """Fit ``P(class | x) = softmax(x @ W + b)`` by gradient descent on
+    :func:`softmax_loss` (multinomial logistic regression; full batch or mini-batches,
+    plain steps or another optimizer).
 
     Parameters
     ----------
@@ -679,7 +761,7 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
     workers : int, optional
         Threads of each pass over X, as in :func:`mse_gradient`.  The fit is bitwise the
         same whatever the number of threads.
-
+{optimizers}
     Returns
     -------
     FitResult
@@ -713,4 +795,10 @@ def fit_softmax_regression(X: ArrayLike, y: ArrayLike, *, n_classes: int | None 
     return _fit("softmax", X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                 sample_weight=sample_weight, w0=w0, b0=b0, fit_intercept=fit_intercept,
                 progress=progress, callback=callback, callback_every=callback_every,
-                workers=workers, n_classes=n_classes)
+                workers=workers, n_classes=n_classes, optimizer=optimizer,
+                batch_size=batch_size, shuffle=shuffle, random_state=random_state,
+                n_iter_no_change=n_iter_no_change)
+
+
+fit_softmax_regression.__doc__ = (fit_softmax_regression.__doc__ or "").replace(
+    "{optimizers}", _OPTIMIZER_DOC)

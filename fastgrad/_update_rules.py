@@ -1,7 +1,11 @@
 """The rules of one gradient-descent update, stated once on the Python side.
 
 The compiled fits (``fit_epochs`` in ``src/_linear.pyx``) apply the same rules in C,
-without the GIL; ``gradient_descent`` (any Python f) and ``clip_by_norm`` use these:
+without the GIL; ``gradient_descent`` (any Python f) and ``clip_by_norm`` use these.
+The step itself (plain, momentum, Nesterov, AdaGrad, RMSProp, Adam) is written once, in
+``src/_optim_rules.pxd``: the compiled fits cimport it, and Python code takes a step with
+``fastgrad._optim.step`` (``gradient_descent`` does); ``updated`` below is the plain step
+of that rule (``"gd"``), operation for operation:
 
 - the gradient norm is the L2 norm of all parts together, scaled by the largest entry
   so that squares cannot overflow (``global_norm``; non-finite entries give a

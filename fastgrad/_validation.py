@@ -26,7 +26,8 @@ __all__ = [
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
     "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
     "check_descent_options", "as_class_targets", "check_n_classes", "as_weight_matrix",
-    "as_intercepts", "is_dask_collection", "EPS64",
+    "as_intercepts", "check_batch_size", "as_generator", "check_bool",
+    "is_dask_collection", "EPS64",
 ]
 
 _REAL_KINDS = "biuf"
@@ -547,3 +548,36 @@ def as_pattern(pattern: Any, name: str, shape: tuple[int, int] | None = None) ->
                         csr.indptr.astype(np.intp)), shape=csr.shape)
     csr.has_sorted_indices = True
     return csr
+
+
+def check_batch_size(value: Any, name: str = "batch_size") -> int | None:
+    """None (full batch) or an integer >= 1."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be None or an integer >= 1, got "
+                        f"{type(value).__name__}")
+    return check_positive_int(value, name)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A Python or NumPy bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def as_generator(random_state: Any, name: str = "random_state") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None (fresh entropy), an int >= 0 (its seed) or a
+    Generator (used as given: drawing from it advances it)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state,
+                                                                    numbers.Integral):
+        raise TypeError(f"`{name}` must be None, an int or a numpy.random.Generator, got "
+                        f"{type(random_state).__name__}")
+    if random_state < 0:
+        raise ValueError(f"`{name}` must be >= 0, got {random_state}")
+    return np.random.default_rng(int(random_state))

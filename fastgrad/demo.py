@@ -309,6 +309,32 @@ def _three_classes(say: _Printer, *, n: int, epochs: int, seed: int,
     return {"softmax": fit, "softmax_accuracy": acc, "softmax_data": (X, y)}
 
 
+#: The optimizers compared on one problem: (label, optimizer=, lr).
+OPTIMIZER_RUNS = (("GD", "gd", 0.2), ("momentum 0.9", "momentum", 0.2), ("Adam", "adam", 0.1))
+
+
+def _optimizers(say: _Printer, *, epochs: int, seed: int) -> dict[str, Any]:
+    """GD, momentum and Adam on one badly scaled least-squares problem."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(1000, 3)) * [2.0, 1.0, 0.1]     # feature scales 2, 1 and 0.1
+    y = X @ [1.5, -2.0, 4.0] + 0.7                        # exact: the least loss is 0
+    say("  y = X·w + b exactly, X 1000x3 with feature scales 2, 1 and 0.1 (the Hessian's")
+    say("  eigenvalues differ 400-fold): the steep directions cap lr, the flat one crawls")
+    fits: dict[str, Any] = {}
+    rows = []
+    for label, name, lr in OPTIMIZER_RUNS:
+        fit = fg.fit_linear_regression(X, y, lr=lr, epochs=epochs, optimizer=name)
+        below = np.flatnonzero(fit.loss_history < 1e-6)
+        fits[label] = fit
+        rows.append([label, f"optimizer={name!r}", f"{lr:g}",
+                     str(int(below[0])) if below.size else f"> {epochs}",
+                     f"{fit.loss:.3g}", f"{np.abs(fit.w - [1.5, -2.0, 4.0]).max():.2g}"])
+    say()
+    say.table(["rule", "fit_linear_regression(...)", "lr", "epochs to loss < 1e-6",
+               f"loss after {epochs}", "max |w - w_true|"], rows, right=[2, 3, 4, 5])
+    return fits
+
+
 def _descent_path(f: Callable[[np.ndarray], float], x0: Sequence[float], **kw: Any
                   ) -> tuple[np.ndarray, Any]:
     points = [np.asarray(x0, dtype=float)]
@@ -401,6 +427,15 @@ def _pictures(out: str, fits: dict[str, Any], *, quick: bool) -> list[tuple[str,
     axes[1].set_title("softmax loss (cross-entropy + l2) per epoch", fontsize="medium")
     save(fig, "softmax_regions.png",
          "three-class softmax regression: decision regions and loss curve")
+
+    # 5. One problem, three optimizers.
+    if fits.get("optimizers"):
+        fig, ax = plt.subplots(figsize=(8.0, 4.8), layout="constrained")
+        for (label, _, lr), fit in zip(OPTIMIZER_RUNS, fits["optimizers"].values()):
+            plot.loss_history(fit, ax=ax, label=f"{label} (lr={lr:g})")
+        ax.set_title("Least squares with feature scales 2, 1, 0.1: loss per epoch",
+                     fontsize="medium")
+        save(fig, "optimizers.png", "loss curves of GD, momentum and Adam on one problem")
     return files
 
 
@@ -430,8 +465,9 @@ def run(out: str = "fastgrad-demo", *, quick: bool = False, progress: bool = Tru
         ``max_gradient_error``, ``max_hessian_error``, ``directional_error``,
         ``tutorial_loop`` ((w, b)), ``checks`` (the two gradient checks), ``linear``,
         ``logistic``, ``softmax`` (the FitResults), ``r2``, ``accuracy``,
-        ``softmax_accuracy``, ``softmax_data`` ((X, y) of section g) and ``files`` (the
-        PNGs written, empty when pictures were skipped).
+        ``softmax_accuracy``, ``softmax_data`` ((X, y) of section g), ``optimizers`` (the
+        FitResults of GD, momentum and Adam by name, section h) and ``files`` (the PNGs
+        written, empty when pictures were skipped).
 
     Examples
     --------
@@ -486,11 +522,13 @@ def run(out: str = "fastgrad-demo", *, quick: bool = False, progress: bool = Tru
     fits.update(_three_classes(say, n=600 if quick else 1500, epochs=2000 if quick else 5000,
                                seed=seed, progress=progress))
     summary.update(fits)
+    say.section("h", "Optimizers: GD, momentum and Adam on one badly scaled problem")
+    summary["optimizers"] = _optimizers(say, epochs=300 if quick else 600, seed=seed)
 
     files: list[str] = []
     if plots:
-        say.section("h", "Pictures (fastgrad.plot)")
-        pictures = _pictures(out, fits, quick=quick)
+        say.section("i", "Pictures (fastgrad.plot)")
+        pictures = _pictures(out, summary, quick=quick)
         say(f"  {len(pictures)} PNG files written to {os.path.abspath(out)}{os.sep}")
         for path, what in pictures:
             say(f"    {os.path.basename(path):<18} {os.path.getsize(path) / 1024:6.0f} KB  {what}")

@@ -63,6 +63,10 @@ class _GDBase(BaseEstimator):
     l2: float
     fit_intercept: bool
     n_jobs: int | None
+    optimizer: Any
+    batch_size: int | None
+    shuffle: bool
+    random_state: Any
 
     def _fit_result(self, X: np.ndarray, y: np.ndarray,
                     sample_weight: ArrayLike | None, loss: str) -> FitResult:
@@ -71,13 +75,17 @@ class _GDBase(BaseEstimator):
         result = fit(X, y, lr=self.lr, epochs=self.epochs, max_norm=self.max_norm,
                      tol=self.tol, l2=self.l2, sample_weight=sample_weight,
                      fit_intercept=bool(self.fit_intercept),
-                     workers=check_workers(self.n_jobs, name="n_jobs"))
+                     workers=check_workers(self.n_jobs, name="n_jobs"),
+                     optimizer=self.optimizer, batch_size=self.batch_size,
+                     shuffle=self.shuffle, random_state=self.random_state)
         if self.tol is not None and result.status == "max_epochs":
+            why = (f"the gradient norm is {result.grad_norm:.3g} > tol={self.tol:g}"
+                   if self.batch_size is None or self.batch_size >= X.shape[0] else
+                   f"the epoch's mean loss still improved by more than tol={self.tol:g}")
             warnings.warn(
-                f"{type(self).__name__} did not converge in {result.n_epochs} epochs: the "
-                f"gradient norm is {result.grad_norm:.3g} > tol={self.tol:g}. Increase "
-                "epochs or lr, or scale the features (e.g. StandardScaler in a Pipeline).",
-                ConvergenceWarning, stacklevel=3)
+                f"{type(self).__name__} did not converge in {result.n_epochs} epochs: {why}. "
+                "Increase epochs or lr, or scale the features (e.g. StandardScaler in a "
+                "Pipeline).", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = result.n_epochs
         self.loss_history_ = result.loss_history
         return result
@@ -141,8 +149,8 @@ class GDRegressor(RegressorMixin, _GDBase):
 
     A scikit-learn estimator over :func:`fastgrad.fit_linear_regression`: it minimises
     ``sum_i s_i (x_i . w + b - y_i)**2 / sum_i s_i + l2 * ||w||**2`` (``s`` the sample
-    weights, 1 by default) by full-batch gradient descent, the whole loop in one compiled
-    call.
+    weights, 1 by default) by gradient descent (full batch by default, or mini-batches;
+    plain steps or another optimizer), the whole loop in one compiled call.
 
     Parameters
     ----------
@@ -151,7 +159,7 @@ class GDRegressor(RegressorMixin, _GDBase):
         ``lr < 1 / lambda_max(X'X / n)`` (with a column of ones when fitting the
         intercept); scale the features if it diverges.
     epochs : int, default=1000
-        Maximum number of full-batch updates.
+        Maximum number of epochs (passes over the data).
     max_norm : float, optional
         Clip the global L2 norm of the gradient to this value before each update.
     tol : float or None, default=1e-4
@@ -166,6 +174,18 @@ class GDRegressor(RegressorMixin, _GDBase):
         Threads of each pass over X (the ``workers`` of the fit function): None lets
         fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
         all CPUs.  The fit is bitwise the same whatever the number.
+    optimizer : str or optimizer object, default="gd"
+        The update rule: ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
+        ``"rmsprop"``, ``"adam"`` or an object of :mod:`fastgrad.optimizers`
+        (PyTorch's rules).
+    batch_size : int or None, default=None
+        None: full-batch steps.  An int: each epoch runs mini-batches of that many rows
+        (then ``tol`` stops when the epoch's mean loss has not improved by more than tol
+        for 5 epochs).
+    shuffle : bool, default=True
+        With mini-batches, visit the rows in a new random order each epoch.
+    random_state : None, int or numpy.random.Generator, default=None
+        The source of the shuffled orders (an int gives reproducible fits).
 
     Attributes
     ----------
@@ -174,9 +194,9 @@ class GDRegressor(RegressorMixin, _GDBase):
     intercept_ : float
         Fitted intercept.
     n_iter_ : int
-        Number of updates made.
+        Number of epochs made (of updates, with full batches).
     loss_history_ : ndarray of shape ``(n_iter_,)``
-        The loss before each update.
+        The loss before each update (with mini-batches, each epoch's mean batch loss).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape ``(n_features_in_,)``
@@ -202,7 +222,9 @@ class GDRegressor(RegressorMixin, _GDBase):
 
     def __init__(self, *, lr: float = 0.01, epochs: int = 1000,
                  max_norm: float | None = None, tol: float | None = 1e-4,
-                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None) -> None:
+                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None,
+                 optimizer: Any = "gd", batch_size: int | None = None, shuffle: bool = True,
+                 random_state: Any = None) -> None:
         self.lr = lr
         self.epochs = epochs
         self.max_norm = max_norm
@@ -210,6 +232,10 @@ class GDRegressor(RegressorMixin, _GDBase):
         self.l2 = l2
         self.fit_intercept = fit_intercept
         self.n_jobs = n_jobs
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> GDRegressor:
@@ -278,8 +304,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
     ``classes_``) are mapped to 0..k-1.  With two classes the weighted mean
     cross-entropy of ``sigmoid(x . w + b)`` plus ``l2 * ||w||**2`` is minimised (the
     logistic model); with three or more, that of ``softmax(x @ W + b)`` plus
-    ``l2 * ||W||_F**2`` (the multinomial model).  Either way by full-batch gradient
-    descent, the whole loop in one compiled call.
+    ``l2 * ||W||_F**2`` (the multinomial model).  Either way by gradient descent
+    (full batch by default), the whole loop in one compiled call.
 
     Parameters
     ----------
@@ -288,7 +314,7 @@ class GDClassifier(ClassifierMixin, _GDBase):
         loss curves at most an eighth as much as the squared error (second derivatives
         1/4 and 2): gradient descent is stable for ``lr < 8 / lambda_max(X'X / n)``.
     epochs : int, default=1000
-        Maximum number of full-batch updates.
+        Maximum number of epochs (passes over the data).
     max_norm : float, optional
         Clip the global L2 norm of the gradient to this value before each update.
     tol : float or None, default=1e-4
@@ -305,6 +331,18 @@ class GDClassifier(ClassifierMixin, _GDBase):
         Threads of each pass over X (the ``workers`` of the fit function): None lets
         fastgrad choose (see its "Threads" notes), an int >= 1 is used as given, -1 uses
         all CPUs.  The fit is bitwise the same whatever the number.
+    optimizer : str or optimizer object, default="gd"
+        The update rule: ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
+        ``"rmsprop"``, ``"adam"`` or an object of :mod:`fastgrad.optimizers`
+        (PyTorch's rules).
+    batch_size : int or None, default=None
+        None: full-batch steps.  An int: each epoch runs mini-batches of that many rows
+        (then ``tol`` stops when the epoch's mean loss has not improved by more than tol
+        for 5 epochs).
+    shuffle : bool, default=True
+        With mini-batches, visit the rows in a new random order each epoch.
+    random_state : None, int or numpy.random.Generator, default=None
+        The source of the shuffled orders (an int gives reproducible fits).
 
     Attributes
     ----------
@@ -316,9 +354,9 @@ class GDClassifier(ClassifierMixin, _GDBase):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Fitted intercepts.
     n_iter_ : int
-        Number of updates made.
+        Number of epochs made (of updates, with full batches).
     loss_history_ : ndarray of shape ``(n_iter_,)``
-        The loss before each update.
+        The loss before each update (with mini-batches, each epoch's mean batch loss).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape ``(n_features_in_,)``
@@ -353,7 +391,9 @@ class GDClassifier(ClassifierMixin, _GDBase):
 
     def __init__(self, *, lr: float = 0.1, epochs: int = 1000,
                  max_norm: float | None = None, tol: float | None = 1e-4,
-                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None) -> None:
+                 l2: float = 0.0, fit_intercept: bool = True, n_jobs: int | None = None,
+                 optimizer: Any = "gd", batch_size: int | None = None, shuffle: bool = True,
+                 random_state: Any = None) -> None:
         self.lr = lr
         self.epochs = epochs
         self.max_norm = max_norm
@@ -361,6 +401,10 @@ class GDClassifier(ClassifierMixin, _GDBase):
         self.l2 = l2
         self.fit_intercept = fit_intercept
         self.n_jobs = n_jobs
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> GDClassifier:

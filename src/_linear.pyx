@@ -19,7 +19,9 @@ Layer 2, kernels: ``block_pass`` runs one fused pass over a block of rows (score
 loss terms and gradient together, X read once); ``full_pass`` runs it over fixed row
 blocks, in parallel when asked, and adds the block partial sums in block order, so the
 result does not depend on the number of threads; ``finalize`` turns the raw sums into
-the penalised mean loss and its gradient; ``fit_epochs`` is the gradient-descent loop.
+the penalised mean loss and its gradient; ``fit_epochs`` is the gradient-descent loop
+(full batch or mini-batches), whose steps are the optimizer rules of
+``_optim_rules.pxd`` (``optimizer_step``).
 Layer 3, the ``def`` entry points ``block_sums`` (raw sums), ``loss_grad``,
 ``loss_grad_fast`` and ``fit``.
 """
@@ -30,7 +32,9 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport fabs, sqrt, isfinite, NAN
+from libc.math cimport fabs, sqrt, isfinite, INFINITY, NAN
+
+from _optim_rules cimport OptRule, rule_begin, rule_delta, rule_make
 
 cnp.import_array()
 
@@ -61,6 +65,7 @@ cdef enum:
 cdef enum:
     BLOCK_ELEMS = 8192
     GEMM_ELEMS = 131072
+    PERM_ELEMS = 1 << 18    # shuffled mini-batches: row indices drawn ahead at a time
 
 LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
@@ -357,52 +362,162 @@ cdef double global_norm(const double *g, Py_ssize_t p, const double *gb,
     return mx * sqrt(s)
 
 
+cdef bint optimizer_step(OptRule *rule, long long t, double gnorm, double max_norm,
+                         floating *W, Py_ssize_t p, double *b, Py_ssize_t K,
+                         bint fit_intercept, double *gW, double *gb,
+                         double[:, ::1] state) noexcept nogil:
+    """Step t of the optimizer on (W, b) with gradient (gW, gb) of norm gnorm: the clip
+    factor, then each element's delta (``rule_delta`` of ``_optim_rules.pxd``, written
+    over gW and gb), then the update, all or nothing: returns False, with W and b
+    untouched, when a new value would be non-finite (in W's own dtype).  ``state`` (2,
+    p + K) holds the optimizer's moments of W (columns 0:p) and b (p:p + K)."""
+    cdef Py_ssize_t j
+    cdef double clip = 1.0
+    cdef bint ok = True
+    if max_norm > 0.0 and gnorm > max_norm:
+        clip = max_norm / gnorm
+    rule_begin(rule, t, clip)
+    for j in range(p):
+        gW[j] = rule_delta(rule, gW[j], &state[0, j], &state[1, j])
+        ok = ok and isfinite(<floating>(W[j] - gW[j]))
+    if fit_intercept:
+        for j in range(K):
+            gb[j] = rule_delta(rule, gb[j], &state[0, p + j], &state[1, p + j])
+            ok = ok and isfinite(b[j] - gb[j])
+    if not ok:
+        return False
+    for j in range(p):
+        W[j] = <floating>(W[j] - gW[j])
+    if fit_intercept:
+        for j in range(K):
+            b[j] = b[j] - gb[j]
+    return True
+
+
+cdef struct Batches:
+    # How an epoch is cut into mini-batches (size 0: full batch), and the scratch of a
+    # shuffled order.  Set up by ``fit``; read by ``fit_epochs``.
+    Py_ssize_t size             # rows per batch (the last one may have fewer); 0: full batch
+    Py_ssize_t nb_full          # fixed row blocks of a full batch
+    Py_ssize_t nb_last          # ... and of the last batch of an epoch
+    Py_ssize_t n_iter_no_change
+    const cnp.int64_t *perms    # (epochs of this call, n) visiting orders, or NULL: row order
+    double best                 # the best epoch mean so far (tol with mini-batches)
+    Py_ssize_t no_improve       # epochs since it improved by more than tol
+
+
+cdef inline void gather_rows(const floating[:, ::1] X, const floating[:, ::1] y,
+                             const floating *sw, const cnp.int64_t *rows, Py_ssize_t m,
+                             floating[:, ::1] Xs, floating[:, ::1] ys,
+                             floating *sws) noexcept nogil:
+    """Rows rows[0:m] of X, y and sw into the first m rows of the scratch Xs, ys, sws."""
+    cdef Py_ssize_t i, j, r, d = X.shape[1], c = y.shape[1]
+    for i in range(m):
+        r = rows[i]
+        for j in range(d):
+            Xs[i, j] = X[r, j]
+        for j in range(c):
+            ys[i, j] = y[r, j]
+        if sw != NULL:
+            sws[i] = sw[r]
+
+
 cdef int fit_epochs(int loss, const floating[:, ::1] X, const floating[:, ::1] y,
-                    const floating *sw, double inv_sumw, double l2, double lr,
+                    const floating *sw, double inv_sumw, double l2, OptRule *rule,
                     double max_norm, double tol, bint fit_intercept,
                     floating[::1] W, Py_ssize_t K, double[::1] b, double[::1] gW,
-                    double[::1] gb, double[:, ::1] partial, floating[:, ::1] scratch,
-                    double[:, ::1] bufs, double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
+                    double[::1] gb, double[:, ::1] state, long long *t, Batches *bt,
+                    double[:, ::1] partial, floating[:, ::1] scratch,
+                    double[:, ::1] bufs, floating[:, ::1] Xs, floating[:, ::1] ys,
+                    floating[::1] sws, double[::1] history, Py_ssize_t e0, Py_ssize_t e1,
                     Py_ssize_t *n_done, double *gnorm, int nthreads) noexcept nogil:
-    """Epochs e0:e1 of batch gradient descent on W (d K, flat) and b (K); returns a
-    FIT_* status.
+    """Epochs e0:e1 of gradient descent on W (d K, flat) and b (K); returns a FIT_*
+    status.  ``t`` counts the optimizer's steps (across calls).
 
-    history[e - e0] receives the loss before update e.
+    Full batch (bt.size 0), each epoch: fused loss/gradient pass, stop if the loss or
+    gradient is non-finite (diverged) or the unclipped norm of (dW, db) is below tol
+    (converged), history[e - e0] = the loss, then the optimizer's step
+    (``optimizer_step``: clip to max_norm, the rule, an update that would make W or b
+    non-finite is not applied and the fit stops, diverged).
 
-    Each epoch: fused loss/gradient pass, stop if the loss or gradient is non-finite
-    (diverged) or the unclipped norm of (dW, db) is below tol (converged), clip
-    (dW, db) to max_norm, update.  An update that would make W or b non-finite is not
-    applied.
+    Mini-batches: the same for each batch of bt.size rows (rows in order, read in place
+    from X, or gathered in the order bt.perms[e - e0] into Xs, ys, sws), the loss and
+    gradient being the batch's weighted mean; history[e - e0] = the mean of the epoch's
+    batch losses; with tol, the fit stops (converged) when that mean has not improved
+    by more than tol for bt.n_iter_no_change epochs in a row (scikit-learn's rule).
     """
-    cdef Py_ssize_t e, j, p = W.shape[0]
-    cdef double value, scale
-    cdef bint ok
+    cdef Py_ssize_t e, j, s, m, nb, n = X.shape[0], p = W.shape[0]
+    cdef double value, sumw, total
+    cdef Py_ssize_t count
+    cdef const cnp.int64_t *order
+    cdef const floating *swb
     for e in range(e0, e1):
-        value = penalised(loss, WANT_LOSS | WANT_GRAD, X, y, sw, &W[0], K, &b[0], inv_sumw,
-                          l2, partial, scratch, bufs, &gW[0], &gb[0], nthreads)
-        gnorm[0] = global_norm(&gW[0], p, &gb[0], K if fit_intercept else 0)
-        if not (isfinite(value) and isfinite(gnorm[0])):
-            return FIT_DIVERGED
-        if tol >= 0.0 and gnorm[0] < tol:
-            return FIT_CONVERGED
+        if bt.size == 0:
+            value = penalised(loss, WANT_LOSS | WANT_GRAD, X, y, sw, &W[0], K, &b[0],
+                              inv_sumw, l2, partial, scratch, bufs, &gW[0], &gb[0], nthreads)
+            gnorm[0] = global_norm(&gW[0], p, &gb[0], K if fit_intercept else 0)
+            if not (isfinite(value) and isfinite(gnorm[0])):
+                return FIT_DIVERGED
+            if tol >= 0.0 and gnorm[0] < tol:
+                return FIT_CONVERGED
+            history[e - e0] = value
+            t[0] += 1
+            if not optimizer_step(rule, t[0], gnorm[0], max_norm, &W[0], p, &b[0], K,
+                                  fit_intercept, &gW[0], &gb[0], state):
+                return FIT_DIVERGED
+            n_done[0] = e + 1
+            continue
+        order = bt.perms + (e - e0) * n if bt.perms != NULL else NULL
+        total = 0.0
+        count = 0
+        s = 0
+        while s < n:
+            m = min(bt.size, n - s)
+            nb = bt.nb_full if m == bt.size else bt.nb_last
+            if order != NULL:
+                gather_rows(X, y, sw, order + s, m, Xs, ys, &sws[0])
+                swb = &sws[0] if sw != NULL else NULL
+            else:
+                swb = sw + s if sw != NULL else NULL
+            if swb != NULL:
+                sumw = 0.0
+                for j in range(m):
+                    sumw += swb[j]
+                if not sumw > 0.0:       # a batch of zero weights: no step
+                    s += m
+                    continue
+            else:
+                sumw = <double>m
+            if order != NULL:
+                value = penalised(loss, WANT_LOSS | WANT_GRAD, Xs[:m], ys[:m], swb, &W[0], K,
+                                  &b[0], 1.0 / sumw, l2, partial[:nb], scratch, bufs,
+                                  &gW[0], &gb[0], nthreads)
+            else:
+                value = penalised(loss, WANT_LOSS | WANT_GRAD, X[s:s + m], y[s:s + m], swb,
+                                  &W[0], K, &b[0], 1.0 / sumw, l2, partial[:nb], scratch,
+                                  bufs, &gW[0], &gb[0], nthreads)
+            gnorm[0] = global_norm(&gW[0], p, &gb[0], K if fit_intercept else 0)
+            if not (isfinite(value) and isfinite(gnorm[0])):
+                return FIT_DIVERGED
+            total += value
+            count += 1
+            t[0] += 1
+            if not optimizer_step(rule, t[0], gnorm[0], max_norm, &W[0], p, &b[0], K,
+                                  fit_intercept, &gW[0], &gb[0], state):
+                return FIT_DIVERGED
+            s += m
+        value = total / count if count > 0 else 0.0
         history[e - e0] = value
-        scale = lr
-        if max_norm > 0.0 and gnorm[0] > max_norm:
-            scale = lr * (max_norm / gnorm[0])
-        ok = True
-        for j in range(p):
-            ok = ok and isfinite(<floating>(W[j] - scale * gW[j]))  # in W's own dtype
-        if fit_intercept:
-            for j in range(K):
-                ok = ok and isfinite(b[j] - scale * gb[j])
-        if not ok:
-            return FIT_DIVERGED
-        for j in range(p):
-            W[j] = <floating>(W[j] - scale * gW[j])
-        if fit_intercept:
-            for j in range(K):
-                b[j] = b[j] - scale * gb[j]
         n_done[0] = e + 1
+        if tol >= 0.0:
+            if value > bt.best - tol:
+                bt.no_improve += 1
+            else:
+                bt.no_improve = 0
+            if value < bt.best:
+                bt.best = value
+            if bt.no_improve >= bt.n_iter_no_change:
+                return FIT_CONVERGED
     return FIT_RUNNING
 
 
@@ -766,9 +881,21 @@ cdef object _b_out(_Problem pr):
 
 def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W, b,
         double lr, Py_ssize_t epochs, double max_norm, double tol, double l2,
-        bint fit_intercept, Py_ssize_t chunk, int nthreads, progress=None):
-    """Run batch gradient descent; ``W`` ((d,) or (d, K), C-contiguous, X's dtype, a
-    private copy) is updated in place.
+        bint fit_intercept, Py_ssize_t chunk, int nthreads, progress=None,
+        tuple rule=(0, 0.0, 0.0, 1.0), Py_ssize_t batch_size=0, rng=None,
+        Py_ssize_t n_iter_no_change=5):
+    """Run gradient descent; ``W`` ((d,) or (d, K), C-contiguous, X's dtype, a private
+    copy) is updated in place.
+
+    ``rule`` is (kind, mu, beta2, eps) of the optimizer (kind from
+    ``fastgrad._optim.KINDS``, constants as in ``src/_optim_rules.pxd``; the default is
+    plain gradient descent); its state starts at zero.
+    ``batch_size`` 0 (or >= n) is full batch; otherwise each epoch runs mini-batches of
+    that many rows, in row order when ``rng`` is None, else in the order of one
+    ``rng.permutation(n)`` per epoch (drawn here, a few epochs at a time, so the fit
+    does not depend on the number of threads).  With mini-batches, tol >= 0 stops when
+    the epoch's mean loss has not improved by more than tol for ``n_iter_no_change``
+    epochs.
 
     The loop runs without the GIL in chunks of ``chunk`` epochs; between chunks
     it takes the GIL to honour Ctrl-C and to call ``progress(epoch, loss, W, b)``,
@@ -779,17 +906,46 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
     dtype = np.float32 if floating is float else np.float64
     if not (isinstance(W, np.ndarray) and W.flags.c_contiguous and W.flags.writeable):
         raise ValueError("`W` must be a writeable C-contiguous ndarray (it is updated in place)")
+    cdef OptRule orule = rule_make(rule[0], lr, rule[1], rule[2], rule[3])
     cdef _Problem pr = _problem(lid, X.shape[0], X.shape[1], dtype, y, W, b, sample_weight)
-    cdef Py_ssize_t d = X.shape[1], K = pr.K, e0 = 0, e1, n_done = 0
-    work = _workspace(X.shape[0], d, K, nthreads, dtype)
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = pr.K, e0 = 0, e1, es, ee
+    cdef Py_ssize_t n_done = 0, last, per_call = chunk
+    cdef Batches bt
+    bt.size = batch_size if 0 < batch_size < n else 0
+    bt.n_iter_no_change = n_iter_no_change
+    bt.best = INFINITY
+    bt.no_improve = 0
+    bt.perms = NULL
+    bt.nb_full = bt.nb_last = 0
+    work = _workspace(n, d, K, nthreads, dtype)
+    scratch_arr = work[1]
+    if bt.size:
+        last = n - ((n - 1) // bt.size) * bt.size
+        bt.nb_full = n_blocks(bt.size, d, K)
+        bt.nb_last = n_blocks(last, d, K)
+        for rows in (bt.size, last):     # the widest per-thread scratch of the three
+            other = _workspace(rows, d, K, nthreads, dtype)[1]
+            if other.shape[1] > scratch_arr.shape[1]:
+                scratch_arr = other
+    shuffled = bt.size > 0 and rng is not None
+    if shuffled:   # the permutations of at most about PERM_ELEMS rows are held at once
+        per_call = max(1, PERM_ELEMS // n)
     cdef double[:, ::1] partial = work[0]
-    cdef floating[:, ::1] scratch = work[1]
+    cdef floating[:, ::1] scratch = scratch_arr
     cdef double[:, ::1] bufs = work[2]
     cdef double[::1] gW = work[3]
     cdef double[::1] gb = work[4]
     cdef const floating[:, ::1] yv = pr.y2
     cdef floating[::1] Wv = pr.Wflat
     cdef double[::1] bv = pr.b
+    cdef double[:, ::1] state = np.zeros((2, Wv.shape[0] + K))
+    cdef long long t = 0
+    # a shuffled batch is gathered here (X itself is never copied or reordered)
+    cdef Py_ssize_t srows = bt.size if shuffled else 1
+    cdef floating[:, ::1] Xs = np.empty((srows, d), dtype=dtype)
+    cdef floating[:, ::1] ys = np.empty((srows, yv.shape[1]), dtype=dtype)
+    cdef floating[::1] sws = np.empty(srows, dtype=dtype)
+    cdef const cnp.int64_t[:, ::1] perms
     cdef double[::1] history = np.empty(min(epochs, chunk) if epochs > 0 else 1)
     cdef double gnorm = np.nan
     cdef int status = FIT_RUNNING
@@ -802,17 +958,30 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
 
     while status == FIT_RUNNING and e0 < epochs:
         e1 = min(e0 + chunk, epochs)
-        with nogil:
-            status = fit_epochs(lid, X, yv, psw, inv_sumw, l2, lr, max_norm, tol,
-                                fit_intercept, Wv, K, bv, gW, gb, partial, scratch, bufs,
-                                history, e0, e1, &n_done, &gnorm, nthreads)
+        es = e0
+        while status == FIT_RUNNING and es < e1:
+            ee = min(es + per_call, e1)
+            if shuffled:
+                order = np.empty((ee - es, n), dtype=np.int64)
+                for k in range(ee - es):
+                    order[k] = rng.permutation(n)
+                perms = order
+                bt.perms = &perms[0, 0]
+            with nogil:
+                status = fit_epochs(lid, X, yv, psw, inv_sumw, l2, &orule, max_norm, tol,
+                                    fit_intercept, Wv, K, bv, gW, gb, state, &t, &bt,
+                                    partial, scratch, bufs, Xs, ys, sws, history[es - e0:],
+                                    es, ee, &n_done, &gnorm, nthreads)
+            es = ee
+            if es < e1:
+                PyErr_CheckSignals()
         done = np.asarray(history[:n_done - e0]).copy()
         parts.append(done)
         e0 = e1
         PyErr_CheckSignals()
         if progress is not None and status == FIT_RUNNING and n_done > 0:
-            last = done[done.shape[0] - 1] if done.shape[0] else np.nan
-            if progress(n_done, last, pr.W, _b_out(pr)):
+            last_loss = done[done.shape[0] - 1] if done.shape[0] else np.nan
+            if progress(n_done, last_loss, pr.W, _b_out(pr)):
                 status = FIT_STOPPED
     if status == FIT_RUNNING:
         status = FIT_MAX_EPOCHS

@@ -15,7 +15,8 @@ import pytest
 from fastgrad.__main__ import main
 from fastgrad.demo import run
 
-PICTURES = ["loss_surface.png", "rosenbrock.png", "loss_curves.png", "softmax_regions.png"]
+PICTURES = ["loss_surface.png", "rosenbrock.png", "loss_curves.png", "softmax_regions.png",
+            "optimizers.png"]
 
 
 def quick(tmp_path, **kw):
@@ -40,8 +41,8 @@ class TestCommand:
         text = proc.stdout
         for heading in ("a) Gradients", "b) Gradient check", "c) Hessians",
                         "d) Directional derivative", "e) The tutorial's gradient-descent loop",
-                        "f) Linear and logistic regression", "g) Three classes",
-                        "h) Pictures"):
+                        "f) Linear and logistic regression", "g) Three classes", "h) Optimizers",
+                        "i) Pictures"):
             assert heading in text
         assert "fastgrad ∇f" in text and "closed form ∇f" in text
         assert "x²y + e^(xy)" in text
@@ -133,6 +134,14 @@ class TestStory:
         X, y = summary["softmax_data"]
         assert summary["softmax_accuracy"] == np.mean(np.argmax(X @ fit.w + fit.b, 1) == y)
         assert "softmax regression, 3 classes" in story[1]
+
+    def test_momentum_and_adam_reach_the_loss_gd_does_not(self, story):
+        fits = story[0]["optimizers"]
+        assert list(fits) == ["GD", "momentum 0.9", "Adam"]
+        assert fits["GD"].loss_history.min() > 1e-6
+        for name in ("momentum 0.9", "Adam"):
+            assert fits[name].loss_history.min() < 1e-6
+        assert "h) Optimizers" in story[1] and "epochs to loss < 1e-6" in story[1]
 
     def test_no_pictures_when_plots_are_off(self, story):
         assert story[0]["files"] == []

@@ -13,8 +13,8 @@ import pytest
 
 GUIDE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guide"
 RUN = ["derivatives", "modes", "fits", "integrations", "threads", "sparse", "multiclass",
-       "scale"]
-SHOWN_ONLY = ["index", "guarantees", "benchmarks", "optimizers"]
+       "optimizers", "scale"]
+SHOWN_ONLY = ["index", "guarantees", "benchmarks"]
 NEEDS_A_BUILT_LIBRARY = ("import myobj", 'CDLL("./libf.so")')
 
 

@@ -14,13 +14,14 @@ import pytest
 import fastgrad
 import fastgrad.__main__
 import fastgrad.demo
+import fastgrad.optimizers
 import fastgrad.plot
 
 
 def _public() -> list[tuple[str, Any]]:
     out = [(f"fastgrad.{n}", getattr(fastgrad, n)) for n in fastgrad.__all__
            if inspect.isroutine(getattr(fastgrad, n)) or inspect.isclass(getattr(fastgrad, n))]
-    for module in (fastgrad.plot, fastgrad.demo, fastgrad.__main__):
+    for module in (fastgrad.plot, fastgrad.optimizers, fastgrad.demo, fastgrad.__main__):
         out += [(f"{module.__name__}.{n}", getattr(module, n)) for n in module.__all__]
     return out
 

@@ -584,6 +584,13 @@ class TestBadInput:
         with pytest.raises(ValueError, match="`w0` must have length 6"):
             fg.fit_linear_regression(da.from_array(X, chunks=500), y, w0=np.zeros(5))
 
+    @pytest.mark.parametrize("kw", [dict(optimizer="adam"), dict(batch_size=100)],
+                             ids=["adam", "mini-batches"])
+    def test_full_batch_gradient_descent_only(self, kw, data):
+        X, y, _, _, _ = data
+        with pytest.raises(ValueError, match="full-batch gradient descent"):
+            fg.fit_linear_regression(da.from_array(X, chunks=500), y, epochs=3, **kw)
+
     def test_errors_leave_the_cluster_usable(self, data, client):
         X, y, _, _, w = data
         Xbad = X.copy()

@@ -64,21 +64,31 @@ EXPECTED_FAILED = ({} if _core_names_all_zero_weights() else
                     "fastgrad's error for all-zero sample_weight does not say 'zero'"})
 
 
-@pytest.mark.parametrize("estimator", [GDRegressor(), GDClassifier()], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", [
+    GDRegressor(), GDClassifier(),
+    GDRegressor(optimizer="nesterov", batch_size=8, random_state=0),
+    GDClassifier(optimizer="adam", batch_size=8, random_state=0, l2=1e-3),
+], ids=lambda e: f"{type(e).__name__}-{e.optimizer}-{e.batch_size}")
 def test_check_estimator(estimator):
+    expected_failed = dict(EXPECTED_FAILED)
+    if estimator.batch_size is not None:
+        # as for SGDRegressor: a weight of 2 is not a repeated row when the rows are cut
+        # into mini-batches (the batches, and so the steps, differ)
+        expected_failed["check_sample_weight_equivalence_on_dense_data"] = (
+            "mini-batches: sample weights are not equivalent to repeated rows")
     with warnings.catch_warnings():
         # the checks fit unscaled and tiny data sets: non-convergence and, for data with a
         # mean of 100, divergence at the default lr are expected and reported as warnings
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if "expected_failed_checks" in inspect.signature(check_estimator).parameters:
-            results = check_estimator(estimator, expected_failed_checks=EXPECTED_FAILED)
+            results = check_estimator(estimator, expected_failed_checks=expected_failed)
             passed = [r["check_name"] for r in results if r["status"] == "passed"]
         else:  # scikit-learn < 1.6
             passed = []
             for est, check in check_estimator(estimator, generate_only=True):
                 name = getattr(check, "func", check).__name__
-                if name not in EXPECTED_FAILED:
+                if name not in expected_failed:
                     check(est)
                     passed.append(name)
     assert len(passed) > 40
@@ -97,6 +107,27 @@ class TestSameAsFunctionalAPI:
         assert reg.n_iter_ == fit.n_epochs == 300
         assert_array_equal(reg.loss_history_, fit.loss_history)
         assert_array_equal(reg.predict(X), X @ fit.w + fit.b)
+
+    @pytest.mark.parametrize("shuffle", [True, False])
+    def test_optimizer_and_mini_batches_are_passed_on(self, shuffle):
+        X, y = _regression()
+        kw = {"lr": 0.01, "epochs": 20, "tol": None, "optimizer": "adam", "batch_size": 16,
+              "shuffle": shuffle, "random_state": 3}
+        reg = GDRegressor(**kw).fit(X, y)
+        fit = fastgrad.fit_linear_regression(X, y, **kw)
+        assert_array_equal(reg.coef_, fit.w)
+        assert_array_equal(reg.loss_history_, fit.loss_history)
+        X, y01 = _classification()
+        clf = GDClassifier(**kw).fit(X, y01)
+        fit = fastgrad.fit_logistic_regression(X, y01.astype(float), **kw)
+        assert_array_equal(clf.coef_, fit.w[None, :])
+
+    def test_bad_optimizer_is_named(self):
+        X, y = _regression()
+        with pytest.raises(ValueError, match="`optimizer`"):
+            GDRegressor(optimizer="lbfgs").fit(X, y)
+        with pytest.raises(ValueError, match="`batch_size`"):
+            GDClassifier(batch_size=0).fit(X, y > 0)
 
     @pytest.mark.parametrize("labels", [(0, 1), (-1, 1), ("cat", "dog"), (False, True)])
     def test_classifier_maps_two_classes_to_0_1(self, labels):
@@ -196,7 +227,9 @@ class TestScikitLearnTooling:
     def test_get_set_params_and_clone(self):
         reg = GDRegressor(lr=0.2, max_norm=1.0)
         assert reg.get_params() == {"lr": 0.2, "epochs": 1000, "max_norm": 1.0, "tol": 1e-4,
-                                    "l2": 0.0, "fit_intercept": True, "n_jobs": None}
+                                    "l2": 0.0, "fit_intercept": True, "n_jobs": None,
+                                    "optimizer": "gd", "batch_size": None, "shuffle": True,
+                                    "random_state": None}
         assert clone(reg.set_params(epochs=7)).get_params()["epochs"] == 7
         assert GDClassifier().get_params()["lr"] == 0.1
 

@@ -13,7 +13,7 @@ import pytest
 import fastgrad
 
 PACKAGE = Path(fastgrad.__file__).parent
-COMPILED = ["_diff", "_linear"]
+COMPILED = ["_diff", "_linear", "_optim"]
 
 
 def _stub(name: str) -> ast.Module:
