@@ -47,7 +47,8 @@ from ._validation import (
     is_dask_collection,
 )
 
-__all__ = ["loss_grad", "fit", "linear_output", "as_dask_matrix", "as_row_vector"]
+__all__ = ["loss_grad", "fit", "softmax_loss_grad", "fit_softmax", "linear_output",
+           "as_dask_matrix", "as_row_vector"]
 
 
 # ------------------------------------------------------------------ the per-block kernel
@@ -204,6 +205,97 @@ def _row_input(v: Any, name: str, X: Any, logistic: bool) -> Any:
     return da.from_array(arr, chunks=(X.chunks[0],))
 
 
+def _class_input(y: Any, X: Any, k: int | None, what: str) -> tuple[Any, int]:
+    """The softmax y for a dask X: class labels (n,) or class probabilities (n, k) as a
+    dask array of X's dtype with X's row chunks, and k (from ``k`` when given, else from
+    the probability columns or ``max(labels) + 1``).  Dask values are checked by the
+    first round; NumPy ones here, by the in-memory rule."""
+    import dask.array as da
+
+    from ._validation import as_class_targets, check_n_classes
+
+    n = X.shape[0]
+    if not is_dask_collection(y):
+        arr, k = as_class_targets(y, "y", n, X.dtype, k, what)
+        chunks = (X.chunks[0],) if arr.ndim == 1 else (X.chunks[0], (arr.shape[1],))
+        return da.from_array(arr, chunks=chunks), k
+    y = _as_dask_array(y, "y")
+    if y.ndim == 1:
+        y = as_row_vector(y, "y", X, X.dtype)
+        if k is None:
+            top = float(y.max().compute())
+            if not math.isfinite(top):
+                raise ValueError("`y` must be finite, got non-finite class labels")
+            k = check_n_classes(int(top) + 1)
+        return y, k
+    if y.ndim != 2:
+        raise ValueError(f"`y` must be 1-D class labels or a 2-D matrix of class "
+                         f"probabilities, got shape {y.shape}")
+    if y.shape[0] != n:
+        raise ValueError(f"`y` must have {n} rows (the rows of X), got {y.shape[0]}")
+    if k is not None and y.shape[1] != k:
+        raise ValueError(f"`y` must have {k} columns ({what}), got {y.shape[1]}")
+    k = check_n_classes(y.shape[1]) if k is None else k
+    y = y.astype(X.dtype)
+    if y.chunks != (X.chunks[0], (k,)):
+        y = y.rechunk((X.chunks[0], (k,)))
+    return y, k
+
+
+def _prepare_softmax(X: Any, y: Any, W: Any, b: Any, sample_weight: Any, l2: Any,
+                     n_classes: Any, fit: bool) -> tuple:
+    """The softmax inputs for a dask X, as ``fastgrad._losses`` checks them in memory:
+    X, y, W (d, k) in X's dtype (None stays None for a fit), b (k,) float64, the weights,
+    l2 and k."""
+    from ._validation import as_intercepts, as_weight_matrix, check_n_classes
+
+    X = as_dask_matrix(X)
+    d = X.shape[1]
+    w_name, b_name = ("w0", "b0") if fit else ("W", "b")
+    k = None if n_classes is None else check_n_classes(n_classes)
+    if not fit:
+        W = as_weight_matrix(W, w_name, d, None, X.dtype)
+        k = W.shape[1]
+    y, k = _class_input(y, X, k, "n_classes" if fit else "the columns of W")
+    if fit and W is not None:
+        W = as_weight_matrix(W, w_name, d, k, X.dtype)
+    b = as_intercepts(b, b_name, k)
+    sw = None if sample_weight is None else _row_input(sample_weight, "sample_weight", X, False)
+    return X, y, W, b, sw, check_nonnegative(l2, "l2"), k
+
+
+def softmax_loss_grad(X: Any, y: Any, W: Any, b: Any, sample_weight: Any, l2: Any,
+                      want_grad: bool, workers: Any = None) -> tuple:
+    """(loss, dW (d, k) in X's dtype, db (k,)) of the softmax loss for a dask X."""
+    X, y, W, b, sw, l2, _ = _prepare_softmax(X, y, W, b, sample_weight, l2, None, False)
+    rounds = _Rounds("softmax", X, y, sw, _task_threads(workers))
+    loss, dW, db = _penalised(rounds, W, b, l2, check=True)
+    finite = math.isfinite(loss) and (not want_grad or bool(
+        np.all(np.isfinite(dW)) and np.all(np.isfinite(db))))
+    if not finite:
+        warnings.warn("the softmax loss or its gradient overflowed; scale X or W",
+                      RuntimeWarning, stacklevel=4)
+    return (loss, dW.astype(X.dtype), db) if want_grad else (loss, None, None)
+
+
+def fit_softmax(X: Any, y: Any, *, n_classes: Any, lr: Any, epochs: Any, max_norm: Any,
+                tol: Any, l2: Any, sample_weight: Any, w0: Any, b0: Any,
+                fit_intercept: bool, progress: bool, callback: Callable[..., Any] | None,
+                callback_every: Any, workers: Any = None) -> FitResult:
+    """The softmax gradient-descent fit for a dask X: W (d, k) and b (k,)."""
+    X, y, W, b, sw, l2, k = _prepare_softmax(X, y, w0, b0, sample_weight, l2, n_classes,
+                                             True)
+    lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
+    callback_every = check_positive_int(callback_every, "callback_every")
+    W = np.zeros((X.shape[1], k), dtype=X.dtype) if W is None else W.copy()
+    W, b, history, n_done, gnorm, status = _descend(
+        "softmax", X, y, sw, W, np.array(b, dtype=np.float64), lr=lr, epochs=epochs,
+        max_norm=max_norm, tol=tol, l2=l2, fit_intercept=fit_intercept, progress=progress,
+        callback=callback, callback_every=callback_every, nthreads=_task_threads(workers))
+    return FitResult(w=W, b=b, loss_history=history, n_epochs=n_done,
+                     converged=status == "converged", grad_norm=gnorm, status=status)
+
+
 def _prepare(kind: str, X: Any, y: Any, sample_weight: Any) -> tuple:
     X = as_dask_matrix(X)
     y = _row_input(y, "y", X, kind == "logistic")
@@ -255,7 +347,9 @@ class _Rounds:
         rows = X.chunks[0]
         self.row0 = [int(r) for r in np.cumsum((0,) + rows[:-1])]
         self.client = _distributed_client(X)
-        self.blocks = list(zip(X.to_delayed()[:, 0].tolist(), y.to_delayed().tolist(),
+        y_blocks = y.to_delayed()
+        y_blocks = y_blocks[:, 0] if y.ndim == 2 else y_blocks      # softmax probabilities
+        self.blocks = list(zip(X.to_delayed()[:, 0].tolist(), y_blocks.tolist(),
                                sw.to_delayed().tolist() if sw is not None
                                else [None] * len(rows)))
         self.futures: list | None = None
@@ -352,21 +446,8 @@ def loss_grad(kind: str, X: Any, y: Any, w: Any, b: Any, sample_weight: Any, l2:
 def fit(kind: str, X: Any, y: Any, *, lr: Any, epochs: Any, max_norm: Any, tol: Any,
         l2: Any, sample_weight: Any, w0: Any, b0: Any, fit_intercept: bool, progress: bool,
         callback: Callable[..., Any] | None, callback_every: Any,
-        workers: Any = None, n_classes: Any = None, optimizer: Any = "gd",
-        batch_size: Any = None, shuffle: Any = True, random_state: Any = None,
-        n_iter_no_change: Any = 5) -> FitResult:
-    """The gradient-descent fit of ``fastgrad._losses`` for a dask X (mse, logistic):
-    full-batch plain steps."""
-    if kind == "softmax":
-        raise TypeError("`X`: fit_softmax_regression takes a NumPy array or np.memmap; "
-                        "a dask X is taken by fit_linear_regression and "
-                        "fit_logistic_regression")
-    if not (isinstance(optimizer, str) and optimizer == "gd"):
-        raise ValueError(f"`optimizer`: a fit on a dask X takes plain steps (\"gd\"), "
-                         f"got {optimizer!r}")
-    if batch_size is not None:
-        raise ValueError(f"`batch_size`: a fit on a dask X runs full batches (None), "
-                         f"got {batch_size!r}")
+        workers: Any = None) -> FitResult:
+    """The gradient-descent fit of ``fastgrad._losses`` for a dask X (mse, logistic)."""
     X, y, sw = _prepare(kind, X, y, sample_weight)
     d = X.shape[1]
     w = (np.zeros(d, dtype=X.dtype) if w0 is None
@@ -445,17 +526,19 @@ def _descend(kind: str, X: Any, y: Any, sw: Any, W: np.ndarray, b: np.ndarray, *
     return W, b, np.array(history, dtype=np.float64), n_done, float(gnorm), status
 
 
-def linear_output(X: Any, W: np.ndarray, b: Any) -> Any:
-    """``X @ W + b`` for a dask X, lazily, with X's row chunks: a 1-D dask array for W of
-    shape (d,) and a float b, an (n, k) one for W of shape (d, k) and b of shape (k,)."""
+def linear_output(X: Any, coef: np.ndarray, intercept: np.ndarray) -> Any:
+    """``X @ coef.T + intercept`` for a dask X, lazily, with X's row chunks: shape (n,)
+    for one row of coef, (n, k) for k rows."""
     X = as_dask_matrix(X)
-    if X.shape[1] != W.shape[0]:
+    d = coef.shape[-1]
+    if X.shape[1] != d:
         raise ValueError(f"`X` has {X.shape[1]} features, but the model was fitted with "
-                         f"{W.shape[0]} features")
-    W = W.astype(X.dtype, copy=False)
-    if W.ndim == 1:
-        bb = X.dtype.type(b)
-        return X.map_blocks(lambda blk: blk @ W + bb, drop_axis=1, dtype=X.dtype)
-    bv = np.asarray(b).astype(X.dtype, copy=False)
-    return X.map_blocks(lambda blk: blk @ W + bv, chunks=(X.chunks[0], (W.shape[1],)),
-                        dtype=X.dtype)
+                         f"{d} features")
+    if coef.ndim == 2 and coef.shape[0] > 1:
+        W = np.ascontiguousarray(coef.T, dtype=X.dtype)
+        b = np.asarray(intercept, dtype=X.dtype)
+        return X.map_blocks(lambda blk: blk @ W + b, chunks=(X.chunks[0], (W.shape[1],)),
+                            dtype=X.dtype)
+    w = np.ravel(coef).astype(X.dtype)
+    bb = X.dtype.type(np.ravel(intercept)[0])
+    return X.map_blocks(lambda blk: blk @ w + bb, drop_axis=1, dtype=X.dtype)

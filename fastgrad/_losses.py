@@ -308,6 +308,9 @@ def _softmax_loss_grad(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: Any,
                                       _nthreads(X, workers, k))
         if fast is not None:
             return fast[:3]
+    if is_dask_collection(X):
+        from . import _dask
+        return _dask.softmax_loss_grad(X, y, W, b, sample_weight, l2, want_grad, workers)
     X, y, W, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, W, b, sample_weight, l2)
     loss, dW, db, finite = _linear.loss_grad("softmax", X, y, W, b, sw, inv_sumw, l2,
                                              want_grad, _nthreads(X, workers, k))
@@ -460,12 +463,21 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
          random_state: Any = None, n_iter_no_change: int = 5) -> FitResult:
     if is_dask_collection(X):
         from . import _dask
+        if _rule(_resolve(optimizer))[0] != "gd" or batch_size is not None:
+            raise ValueError("a dask X is fitted by full-batch gradient descent: use "
+                             "optimizer='gd' and batch_size=None (other optimizers and "
+                             "mini-batches need X in memory, or as an np.memmap)")
+        if kind == "softmax":
+            return _dask.fit_softmax(X, y, n_classes=n_classes, lr=lr, epochs=epochs,
+                                     max_norm=max_norm, tol=tol, l2=l2,
+                                     sample_weight=sample_weight, w0=w0, b0=b0,
+                                     fit_intercept=fit_intercept, progress=progress,
+                                     callback=callback, callback_every=callback_every,
+                                     workers=workers)
         return _dask.fit(kind, X, y, lr=lr, epochs=epochs, max_norm=max_norm, tol=tol, l2=l2,
                          sample_weight=sample_weight, w0=w0, b0=b0,
                          fit_intercept=fit_intercept, progress=progress, callback=callback,
-                         callback_every=callback_every, workers=workers, n_classes=n_classes,
-                         optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
-                         random_state=random_state, n_iter_no_change=n_iter_no_change)
+                         callback_every=callback_every, workers=workers)
     if LOSS_TABLE[kind].outputs == "classes":
         X, y, w, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, w0, b0, sample_weight, l2,
                                                            n_classes, fit=True)

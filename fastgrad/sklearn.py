@@ -107,16 +107,13 @@ class _GDBase(BaseEstimator):
 
     def _linear_output(self, X: ArrayLike) -> Any:
         """X @ coef_.T + intercept_ in X's precision: shape (n,) for one output row of
-        coef_, (n, k) for k rows; lazily, with X's row chunks, for a dask X."""
+        coef_, (n, k) for k rows; a lazy dask array for a dask X."""
         check_is_fitted(self)
         if is_dask_collection(X):
             from ._dask import linear_output
 
             X = self._dask_X(X, reset=False)
-            coef = np.asarray(self.coef_)
-            if coef.ndim == 2 and coef.shape[0] > 1:
-                return linear_output(X, coef.T, np.asarray(self.intercept_))
-            return linear_output(X, np.ravel(coef), float(np.ravel(self.intercept_)[0]))
+            return linear_output(X, np.asarray(self.coef_), np.ravel(self.intercept_))
         X = _validate_data(self, X, dtype=_DTYPES, reset=False)
         coef = np.asarray(self.coef_)
         if coef.ndim == 2 and coef.shape[0] > 1:
@@ -128,9 +125,8 @@ class _GDBase(BaseEstimator):
 
 
 def _dask_class_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
-    """(classes, y as class indices 0..k-1 with X's row chunks, the type of the target)
-    for a dask X; only the sorted classes come to the client, and the type of the target
-    is that of the classes found ("binary", "multiclass", or what else they are)."""
+    """(classes, y as class indices with X's row chunks, "binary", "multiclass" or what
+    else y is) for a dask X; only the sorted classes come to the client."""
     if not is_dask_collection(y):
         y = np.asarray(y)
         check_classification_targets(y)
@@ -143,7 +139,9 @@ def _dask_class_targets(y: Any, X: Any) -> tuple[np.ndarray, Any, str]:
     y = as_row_vector(y, "y", X)
     classes = np.unique(da.unique(y).compute())
     index = y.map_blocks(lambda blk: np.searchsorted(classes, blk), dtype=np.intp)
-    return classes, index, type_of_target(classes, input_name="y")
+    if classes.dtype.kind == "f" and not np.all(classes == np.floor(classes)):
+        return classes, index, "continuous"
+    return classes, index, "binary" if classes.size <= 2 else "multiclass"
 
 
 #: The parameters GDRegressor and GDClassifier share, in their docstrings.

@@ -289,6 +289,78 @@ class TestFits:
         assert_array_equal(X, Xc)
 
 
+# ------------------------------------------------------------------ softmax
+@pytest.fixture(scope="module")
+def classes3(data):
+    X = data[0]
+    rng = np.random.default_rng(8)
+    labels = np.argmax(X[:, :3] + 0.5 * rng.standard_normal((N, 3)), axis=1)
+    probabilities = rng.dirichlet(np.ones(3), N)
+    W = 0.1 * rng.standard_normal((D, 3))
+    b = np.array([0.1, -0.2, 0.05])
+    return labels, probabilities, W, b
+
+
+class TestSoftmax:
+    @pytest.mark.parametrize("target", ["labels", "probabilities"])
+    def test_loss_and_gradient_equal_to_in_memory(self, target, data, classes3, scheduler):
+        X, _, _, sw, _ = data
+        labels, probabilities, W, b = classes3
+        y = labels if target == "labels" else probabilities
+        Xd = da.from_array(X, chunks=(700, 3))
+        yd = da.from_array(y, chunks=500 if y.ndim == 1 else (500, 3))
+        expected = fg.softmax_loss(X, y, W, b, sample_weight=sw, l2=0.02)
+        assert_allclose(fg.softmax_loss(Xd, yd, W, b, sample_weight=sw, l2=0.02), expected,
+                        rtol=RTOL_LOSS)
+        dW, db = fg.softmax_gradient(X, y, W, b, sample_weight=sw, l2=0.02)
+        gW, gb = fg.softmax_gradient(Xd, yd, W, b, sample_weight=sw, l2=0.02)
+        assert gW.shape == (D, 3) and gW.dtype == dW.dtype and gb.shape == (3,)
+        assert_allclose(gW, dW, rtol=RTOL_LOSS, atol=RTOL_LOSS * np.abs(dW).max())
+        assert_allclose(gb, db, rtol=RTOL_LOSS, atol=RTOL_LOSS * np.abs(db).max())
+
+    def test_fit_equal_to_in_memory(self, data, classes3, scheduler):
+        X, _, _, sw, _ = data
+        labels = classes3[0]
+        kw = dict(lr=0.5, epochs=25, l2=0.01, sample_weight=sw, max_norm=2.0)
+        expected = fg.fit_softmax_regression(X, labels, **kw)
+        got = fg.fit_softmax_regression(da.from_array(X, chunks=600),
+                                        da.from_array(labels, chunks=900), **kw)
+        assert got.w.shape == (D, 3) and got.b.shape == (3,)
+        _fit_close(got, expected)
+        assert_allclose(got.b, expected.b, rtol=RTOL_FIT, atol=RTOL_FIT)
+
+    def test_bad_labels(self, data, classes3):
+        X, _, _, _, _ = data
+        labels, _, W, b = classes3
+        bad = labels.astype(float)
+        bad[2000] = 1.5
+        with dask.config.set(scheduler="threads"):
+            with pytest.raises(ValueError, match=r"`y` must hold class labels.*\[2000\]"):
+                fg.softmax_loss(da.from_array(X, chunks=600), da.from_array(bad, chunks=600),
+                                W, b)
+            bad[2000] = 3.0                                  # k = 3 from W
+            with pytest.raises(ValueError, match=r"integers in 0..2.*\[2000\]"):
+                fg.softmax_gradient(da.from_array(X, chunks=600),
+                                    da.from_array(bad, chunks=600), W, b)
+
+    def test_classifier_three_classes(self, data, classes3):
+        from fastgrad.sklearn import GDClassifier
+
+        X = data[0]
+        labels = classes3[0]
+        kw = dict(lr=0.5, epochs=30, tol=None)
+        expected = GDClassifier(**kw).fit(X, labels)
+        Xd = da.from_array(X, chunks=700)
+        with dask.config.set(scheduler="threads"):
+            got = GDClassifier(**kw).fit(Xd, da.from_array(labels, chunks=700))
+            pred, proba = got.predict(Xd), got.predict_proba(Xd)
+            assert isinstance(pred, da.Array) and pred.shape == (N,)
+            assert_array_equal(pred.compute(), expected.predict(X))
+            assert_allclose(np.asarray(proba), expected.predict_proba(X), rtol=1e-10)
+        assert got.classes_.tolist() == [0, 1, 2] and got.coef_.shape == (3, D)
+        assert_allclose(got.coef_, expected.coef_, rtol=RTOL_FIT, atol=1e-14)
+
+
 # ------------------------------------------------------------------ X stays on the workers
 def test_x_never_reaches_the_client(client):
     """The client's traced memory during a fit on an X generated on the workers stays far
@@ -406,13 +478,16 @@ class TestEstimators:
         # NumPy labels with a dask X
         assert_allclose(GDClassifier(**kw).fit(Xd, y37).coef_, expected.coef_, rtol=RTOL_FIT)
 
-    def test_classifier_three_classes_on_dask_is_refused_naming_X(self, data):
+    def test_classifier_needs_class_labels(self, data):
         from fastgrad.sklearn import GDClassifier
 
-        X, _, _, _, _ = data
-        with dask.config.set(scheduler="threads"), pytest.raises(TypeError, match="`X`"):
-            GDClassifier().fit(da.from_array(X, chunks=700),
-                               da.from_array(np.arange(N) % 3, chunks=700))
+        X, y, _, _, _ = data
+        Xd = da.from_array(X, chunks=700)
+        with dask.config.set(scheduler="threads"):
+            with pytest.raises(ValueError, match="2 classes"):
+                GDClassifier().fit(Xd, da.from_array(np.ones(N), chunks=700))
+            with pytest.raises(ValueError, match="continuous"):
+                GDClassifier().fit(Xd, da.from_array(y, chunks=700))
 
     def test_predict_checks_features(self, data):
         from fastgrad.sklearn import GDRegressor
@@ -508,6 +583,13 @@ class TestBadInput:
             fg.mse_loss(da.from_array(X, chunks=500), y, np.zeros(5))
         with pytest.raises(ValueError, match="`w0` must have length 6"):
             fg.fit_linear_regression(da.from_array(X, chunks=500), y, w0=np.zeros(5))
+
+    @pytest.mark.parametrize("kw", [dict(optimizer="adam"), dict(batch_size=100)],
+                             ids=["adam", "mini-batches"])
+    def test_full_batch_gradient_descent_only(self, kw, data):
+        X, y, _, _, _ = data
+        with pytest.raises(ValueError, match="full-batch gradient descent"):
+            fg.fit_linear_regression(da.from_array(X, chunks=500), y, epochs=3, **kw)
 
     def test_errors_leave_the_cluster_usable(self, data, client):
         X, y, _, _, w = data

@@ -98,6 +98,27 @@ def test_fit_bitwise_equal_to_ram(f, options, data):
             expected.n_epochs, expected.status, expected.grad_norm)
 
 
+def test_softmax_bitwise_equal_to_ram(data):
+    X, mm, ro, *_ = data
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, N)
+    W = (0.1 * rng.standard_normal((D, 3))).astype(X.dtype)
+    b = np.array([0.1, 0.0, -0.1])
+    kw = dict(lr=0.2, epochs=20, l2=0.01)
+    loss = fg.softmax_loss(X, labels, W, b)
+    dW, db = fg.softmax_gradient(X, labels, W, b, l2=0.01)
+    fit = fg.fit_softmax_regression(X, labels, **kw)
+    for mapped in (mm, ro):
+        assert fg.softmax_loss(mapped, labels, W, b) == loss
+        gW, gb = fg.softmax_gradient(mapped, labels, W, b, l2=0.01)
+        assert_array_equal(gW, dW)
+        assert_array_equal(gb, db)
+        got = fg.fit_softmax_regression(mapped, labels, **kw)
+        assert_array_equal(got.w, fit.w)
+        assert_array_equal(got.b, fit.b)
+        assert_array_equal(got.loss_history, fit.loss_history)
+
+
 def test_read_only_memmap_is_not_written(data):
     X, _, ro, y, *_ = data
     before = np.array(ro)
