@@ -136,22 +136,19 @@ cdef inline void rows_gemm(bint grad, const floating *Xb, int rows, int d, int K
     """BLAS gemm on a C-contiguous block Xb (rows, d) and a C-contiguous A, all seen by
     BLAS column-major (as their transposes).  grad False: out (rows, K) = Xb @ A with A
     (d, K); grad True: out (d, K) = Xb.T @ A with A (rows, K)."""
-    cdef char nn = b'N', tt = b'T'
+    cdef char nn = b'N'
+    cdef char transb = b'T' if grad else b'N'
+    cdef int n_out = d if grad else rows     # columns of out.T
+    cdef int inner = rows if grad else d
     cdef floating one = 1.0, zero = 0.0
-    if not grad:     # out.T (K, rows) = A.T (K, d) @ Xb.T (d, rows)
-        if floating is double:
-            dgemm(&nn, &nn, &K, &rows, &d, &one, <double *>A, &K, <double *>Xb, &d, &zero,
-                  out, &K)
-        else:
-            sgemm(&nn, &nn, &K, &rows, &d, &one, <float *>A, &K, <float *>Xb, &d, &zero,
-                  out, &K)
-    else:            # out.T (K, d) = A.T (K, rows) @ Xb (rows, d)
-        if floating is double:
-            dgemm(&nn, &tt, &K, &d, &rows, &one, <double *>A, &K, <double *>Xb, &d, &zero,
-                  out, &K)
-        else:
-            sgemm(&nn, &tt, &K, &d, &rows, &one, <float *>A, &K, <float *>Xb, &d, &zero,
-                  out, &K)
+    # not grad: out.T (K, rows) = A.T (K, d) @ Xb.T (d, rows)
+    # grad:     out.T (K, d) = A.T (K, rows) @ Xb (rows, d)
+    if floating is double:
+        dgemm(&nn, &transb, &K, &n_out, &inner, &one, <double *>A, &K, <double *>Xb, &d,
+              &zero, out, &K)
+    else:
+        sgemm(&nn, &transb, &K, &n_out, &inner, &one, <float *>A, &K, <float *>Xb, &d,
+              &zero, out, &K)
 
 
 cdef void narrow_dots(const floating[:, ::1] X, Py_ssize_t r0, Py_ssize_t r1,
