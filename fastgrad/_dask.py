@@ -40,9 +40,9 @@ from ._validation import (
     as_vector,
     check_descent_options,
     check_finite_scalar,
+    check_loss_values,
     check_nonnegative,
     check_positive_int,
-    check_unit_interval,
     check_workers,
     is_dask_collection,
 )
@@ -201,7 +201,8 @@ def _row_input(v: Any, name: str, X: Any, logistic: bool) -> Any:
     else:
         arr = as_vector(v, name, n, X.dtype)
         if logistic:
-            check_unit_interval(arr, name, "the logistic loss")
+            check_loss_values("logistic", arr, None, 0.0, names=(name, "w", "b"),
+                              what="the logistic loss")
     return da.from_array(arr, chunks=(X.chunks[0],))
 
 
@@ -217,6 +218,7 @@ def _class_input(y: Any, X: Any, k: int | None, what: str) -> tuple[Any, int]:
     n = X.shape[0]
     if not is_dask_collection(y):
         arr, k = as_class_targets(y, "y", n, X.dtype, k, what)
+        check_loss_values("softmax", arr, None, np.zeros(k), what=what)
         chunks = (X.chunks[0],) if arr.ndim == 1 else (X.chunks[0], (arr.shape[1],))
         return da.from_array(arr, chunks=chunks), k
     y = _as_dask_array(y, "y")
@@ -260,6 +262,7 @@ def _prepare_softmax(X: Any, y: Any, W: Any, b: Any, sample_weight: Any, l2: Any
     if fit and W is not None:
         W = as_weight_matrix(W, w_name, d, k, X.dtype)
     b = as_intercepts(b, b_name, k)
+    check_loss_values("softmax", None, W, b, names=("y", w_name, b_name))
     sw = None if sample_weight is None else _row_input(sample_weight, "sample_weight", X, False)
     return X, y, W, b, sw, check_nonnegative(l2, "l2"), k
 

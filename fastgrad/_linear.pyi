@@ -31,6 +31,10 @@ def block_sums(loss: str, X: _Floats, y: _Floats, sample_weight: _Floats | None,
 def loss_grad(loss: str, X: _Floats, y: _Floats, W: _Floats, b: float | _F64,
               sample_weight: _Floats | None, inv_sumw: float, l2: float,
               want_grad: bool = True, nthreads: int = 1) -> _LossGrad: ...
+#: What ``value_fault`` finds wrong: None, "W", "b" or "y".
+FAULTS: dict[int, str | None]
+
+def value_fault(loss: str, y: _Floats, W: _Floats, b: _F64) -> int: ...
 def loss_grad_fast(loss: str, X: object, y: object, w: object, b: object, l2: float,
                    want_grad: bool, nthreads: int) -> _LossGrad | None: ...
 def fit(loss: str, X: _Floats, y: _Floats, sample_weight: _Floats | None, inv_sumw: float,

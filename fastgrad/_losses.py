@@ -27,19 +27,20 @@ from ._validation import (
     as_gradient_parts,
     as_intercepts,
     as_matrix,
+    as_real_scalar,
     as_sample_weight,
     as_vector,
     as_weight_matrix,
     check_batch_size,
     check_bool,
     check_descent_options,
+    check_finite_array,
     check_finite_rows,
-    check_finite_scalar,
+    check_loss_values,
     check_n_classes,
     check_nonnegative,
     check_positive,
     check_positive_int,
-    check_unit_interval,
     is_dask_collection,
 )
 from .optimizers import _resolve, _rule
@@ -118,14 +119,16 @@ def _nthreads(X: np.ndarray, workers: Any, k: int = 1, rows: int | None = None) 
 def _prepare(X: ArrayLike, y: ArrayLike, w: ArrayLike | None, b: Any,
              sample_weight: ArrayLike | None, l2: Any, loss: str,
              w_name: str = "w") -> tuple:
+    """The checked inputs of a one-output loss, in the kernels' form: X, y, w (None
+    stays None), b, the weights, 1 / their sum and l2."""
     spec = LOSS_TABLE[loss]
+    names = ("y", w_name, "b0" if w_name == "w0" else "b")
     X = as_matrix(X)
     n, d = X.shape
     y = as_vector(y, "y", n, X.dtype)
-    if spec.y_domain == "unit":
-        check_unit_interval(y, "y", spec.title)
-    w = None if w is None else as_vector(w, w_name, d, X.dtype)
-    b = check_finite_scalar(b, "b0" if w_name == "w0" else "b")
+    w = None if w is None else as_vector(w, w_name, d, X.dtype, finite=False)
+    b = as_real_scalar(b, names[2])
+    check_loss_values(loss, y, w, b, names=names, what=spec.title)
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
     l2 = check_nonnegative(l2, "l2")
     return X, y, w, b, sw, inv_sumw, l2
@@ -148,11 +151,13 @@ def _prepare_softmax(X: ArrayLike, y: ArrayLike, W: ArrayLike | None, b: Any,
     if not fit:
         W = as_weight_matrix(W, w_name, d, None, X.dtype)
         k = W.shape[1]
-    y, k = as_class_targets(y, "y", n, X.dtype, k,
-                            "n_classes" if fit else "the columns of W")
+    what = ("n_classes" if n_classes is not None else "the largest label") if fit \
+        else "the columns of W"
+    y, k = as_class_targets(y, "y", n, X.dtype, k, what)
     if fit and W is not None:
         W = as_weight_matrix(W, w_name, d, k, X.dtype)
     b = as_intercepts(b, b_name, k)
+    check_loss_values("softmax", y, W, b, names=("y", w_name, b_name), what=what)
     sw, inv_sumw = as_sample_weight(sample_weight, n, X.dtype)
     l2 = check_nonnegative(l2, "l2")
     return X, y, W, b, sw, inv_sumw, l2, k
@@ -161,21 +166,34 @@ def _prepare_softmax(X: ArrayLike, y: ArrayLike, W: ArrayLike | None, b: Any,
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
                sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
                workers: Any = None) -> tuple:
-    if sample_weight is None and type(l2) is float and isinstance(X, np.ndarray) and X.ndim == 2:
-        fast = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
-        if fast is not None:
-            return fast[:3]
-    if is_dask_collection(X):
+    """(loss, dw, db) of a one-output loss: input already in the kernels' form goes
+    straight to the compiled common case (``_linear.loss_grad_fast``), anything else
+    is converted and checked first; the value rules, the kernel and the rule for a
+    non-finite result are the same either way."""
+    r = None
+    if sample_weight is None and type(X) is np.ndarray and X.ndim == 2:
+        l2 = check_nonnegative(l2, "l2")
+        r = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
+    elif is_dask_collection(X):
         from . import _dask
         return _dask.loss_grad(kind, X, y, w, b, sample_weight, l2, want_grad, workers)
-    X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
-    loss, dw, db, finite = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
-                                             _nthreads(X, workers))
-    if not finite:
-        check_finite_rows(X)
-        warnings.warn(f"the {kind} loss or its gradient overflowed; scale X, y or w",
-                      RuntimeWarning, stacklevel=3)
-    return loss, dw, db
+    if r is None:
+        X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
+        r = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
+                              _nthreads(X, workers))
+    if not r[3]:
+        _not_finite(kind, X, y, "X, y or w")
+    return r[:3]
+
+
+def _not_finite(kind: str, X: np.ndarray, y: Any, what: str) -> None:
+    """A loss or gradient came out non-finite: name the input that holds a non-finite
+    value (y, then the rows of X; the parameters were checked before the pass), else
+    warn of an overflow."""
+    check_finite_array(np.asarray(y), "y")
+    check_finite_rows(X)
+    warnings.warn(f"the {kind} loss or its gradient overflowed; scale {what}",
+                  RuntimeWarning, stacklevel=4)
 
 
 _LOSS_DOC = """
@@ -302,23 +320,23 @@ for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
 def _softmax_loss_grad(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: Any,
                        sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
                        workers: Any) -> tuple:
-    if sample_weight is None and type(l2) is float and isinstance(X, np.ndarray) and X.ndim == 2:
-        k = W.shape[1] if isinstance(W, np.ndarray) and W.ndim == 2 else 1
-        fast = _linear.loss_grad_fast("softmax", X, y, W, b, l2, want_grad,
-                                      _nthreads(X, workers, k))
-        if fast is not None:
-            return fast[:3]
-    if is_dask_collection(X):
+    """``_loss_grad`` for the softmax loss (int64 labels take the common case)."""
+    r = None
+    if sample_weight is None and type(X) is np.ndarray and X.ndim == 2:
+        l2 = check_nonnegative(l2, "l2")
+        k = W.shape[1] if type(W) is np.ndarray and W.ndim == 2 else 1
+        r = _linear.loss_grad_fast("softmax", X, y, W, b, l2, want_grad,
+                                   _nthreads(X, workers, k))
+    elif is_dask_collection(X):
         from . import _dask
         return _dask.softmax_loss_grad(X, y, W, b, sample_weight, l2, want_grad, workers)
-    X, y, W, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, W, b, sample_weight, l2)
-    loss, dW, db, finite = _linear.loss_grad("softmax", X, y, W, b, sw, inv_sumw, l2,
-                                             want_grad, _nthreads(X, workers, k))
-    if not finite:
-        check_finite_rows(X)
-        warnings.warn("the softmax loss or its gradient overflowed; scale X or W",
-                      RuntimeWarning, stacklevel=3)
-    return loss, dW, db
+    if r is None:
+        X, y, W, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, W, b, sample_weight, l2)
+        r = _linear.loss_grad("softmax", X, y, W, b, sw, inv_sumw, l2, want_grad,
+                              _nthreads(X, workers, k))
+    if not r[3]:
+        _not_finite("softmax", X, y, "X or W")
+    return r[:3]
 
 
 _SOFTMAX_DOC = """

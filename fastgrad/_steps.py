@@ -73,12 +73,17 @@ def relative_step(eps: float, derivative: str, order: int) -> float:
     return float(eps) ** _EXPONENT[(derivative, order)]
 
 
-def representable(x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """(x + h) - x, with steps that vanish in floating point enlarged to one ulp of x."""
-    actual = _diff.representable(x, np.ascontiguousarray(h, dtype=np.float64))
+def representable(x: np.ndarray, h: np.ndarray | None = None, rel: float = 0.0) -> np.ndarray:
+    """(x + h) - x, with steps that vanish in floating point enlarged to one ulp of x.
+
+    h None: the relative steps ``rel * step_scale(x)``, computed in C by the code that
+    the compiled default gradient uses too."""
+    actual = _diff.representable(
+        x, None if h is None else np.ascontiguousarray(h, dtype=np.float64), rel)
     if actual is None:
+        hv = rel * step_scale(x) if h is None else h
         with np.errstate(over="ignore", invalid="ignore"):
-            bad = ~np.isfinite((x + h) - x)
+            bad = ~np.isfinite((x + hv) - x)
         raise ValueError(
             "`h` is too large for x: x + h overflows at indices "
             f"{np.flatnonzero(bad)[:10].tolist()}")
@@ -89,15 +94,15 @@ def first_derivative_steps(x: np.ndarray, h: Any, eps: float, order: int) -> np.
     """Representable per-coordinate steps for first derivatives.
 
     ``order`` is the accuracy order of the stencil: 1 for forward/backward differences,
-    2, 4 or 6 for central ones.  ``h`` given by the user is an absolute step.
+    2, 4 or 6 for central ones.  ``h`` given by the user is an absolute step.  The
+    default is ``REL_STEP * step_scale(x)``, the steps of ``numerical_gradient``'s
+    compiled default call.
     """
     if h is None:
-        h = (REL_STEP[(eps, order)] if (eps, order) in REL_STEP
-             else relative_step(eps, "first", order))
-        h = h * step_scale(x)
-    else:
-        h = check_step(h, x.shape[0])
-    return representable(x, h)
+        rel = (REL_STEP[(eps, order)] if (eps, order) in REL_STEP
+               else relative_step(eps, "first", order))
+        return representable(x, rel=rel)
+    return representable(x, check_step(h, x.shape[0]))
 
 
 #: EPS**exponent for first derivatives, by (EPS, accuracy order), computed once.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _diff
+from . import _diff, _linear
 
 __all__ = [
     "check_callable", "check_args", "as_point", "as_matrix", "as_vector",
@@ -24,9 +24,10 @@ __all__ = [
     "check_optional_nonnegative", "check_epochs", "check_method", "check_finite_scalar",
     "check_workers",
     "check_returned", "check_step", "check_step_option", "check_index", "as_direction",
-    "check_positive_int", "check_unit_interval", "check_finite_rows", "as_gradient_parts",
+    "check_positive_int", "check_finite_array", "check_finite_rows", "as_gradient_parts",
     "check_descent_options", "as_class_targets", "check_n_classes", "as_weight_matrix",
-    "as_intercepts", "check_batch_size", "as_generator", "check_bool",
+    "as_intercepts", "check_loss_values", "as_real_scalar", "check_batch_size",
+    "as_generator", "check_bool",
     "is_dask_collection", "EPS64",
 ]
 
@@ -94,7 +95,7 @@ def as_point(x: Any, name: str = "x") -> tuple[np.ndarray, float]:
     eps = _EPS.get(arr.dtype, EPS64)
     out = np.array(arr, dtype=np.float64, order="C", copy=True)
     if not math.isfinite(out.sum()):
-        _check_finite(out, name)
+        check_finite_array(out, name)
     if out.size > 2**31 - 1:
         raise ValueError(f"`{name}` is too long: at most 2**31 - 1 coordinates are supported")
     return out, eps
@@ -127,11 +128,11 @@ def as_vector(v: Any, name: str, length: int | None, dtype: Any = np.float64,
         raise ValueError(f"`{name}` must have length {length}, got {arr.shape[0]}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite:
-        _check_finite(arr, name)
+        check_finite_array(arr, name)
     return arr
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def check_finite_array(arr: np.ndarray, name: str) -> None:
     """ValueError naming `name` and the first indices where arr is not finite."""
     if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
@@ -152,8 +153,11 @@ def as_sample_weight(sw: Any, n: int, dtype: Any) -> tuple[np.ndarray | None, fl
     return arr, 1.0 / total
 
 
-def check_finite_scalar(value: Any, name: str) -> float:
-    """A finite real number as a float (Python or NumPy number, or a 0-d real array)."""
+def as_real_scalar(value: Any, name: str) -> float:
+    """A real number as a float (Python or NumPy number, or a 0-d real array); an
+    infinite or NaN value is returned as it is (``check_finite_scalar`` rejects it)."""
+    if type(value) is float:
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a real number, got bool")
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
@@ -162,9 +166,14 @@ def check_finite_scalar(value: Any, name: str) -> float:
         shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
         raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}{shape}")
     try:
-        out = float(value)
+        return float(value)
     except OverflowError:
-        out = math.inf
+        return math.inf
+
+
+def check_finite_scalar(value: Any, name: str) -> float:
+    """A finite real number as a float (Python or NumPy number, or a 0-d real array)."""
+    out = as_real_scalar(value, name)
     if not math.isfinite(out):
         raise ValueError(f"`{name}` must be finite, got {value}")
     return out
@@ -178,6 +187,8 @@ def check_positive(value: Any, name: str) -> float:
 
 
 def check_nonnegative(value: Any, name: str) -> float:
+    if type(value) is float and 0.0 <= value < math.inf:     # the common case, at once
+        return value
     out = check_finite_scalar(value, name)
     if out < 0:
         raise ValueError(f"`{name}` must be >= 0, got {out}")
@@ -357,13 +368,6 @@ def check_positive_int(value: Any, name: str) -> int:
     return out
 
 
-def check_unit_interval(y: np.ndarray, name: str, what: str) -> np.ndarray:
-    """y with every entry in [0, 1] (labels or probabilities)."""
-    if np.any((y < 0) | (y > 1)):
-        raise ValueError(f"`{name}` must lie in [0, 1] for {what}")
-    return y
-
-
 def check_finite_rows(X: np.ndarray, name: str = "X") -> None:
     """ValueError naming the first rows of X that hold a non-finite value."""
     if not np.all(np.isfinite(X)):
@@ -424,7 +428,7 @@ def as_class_targets(y: Any, name: str, n: int, dtype: Any, n_classes: int | Non
 
     ``n_classes`` (when given) is k: labels must be below it and a probability matrix
     must have that many columns; for labels it defaults to ``max(y) + 1``, which must
-    be >= 2."""
+    be >= 2.  That labels lie in 0..k-1 is a rule of ``check_loss_values``."""
     arr = _as_real_array(y, name)
     if arr.ndim == 2:
         if arr.shape[0] != n:
@@ -438,7 +442,7 @@ def as_class_targets(y: Any, name: str, n: int, dtype: Any, n_classes: int | Non
             raise ValueError(f"`{name}` must have at least 2 columns (class probabilities), "
                              f"got shape {arr.shape}")
         given = arr.astype(np.float64)      # checked as given, before any rounding to dtype
-        _check_finite(given.ravel(), name)
+        check_finite_array(given.ravel(), name)
         if np.any(given < 0):
             rows = np.flatnonzero(np.any(given < 0, axis=1))
             raise ValueError(f"`{name}` must hold class probabilities >= 0, got negative "
@@ -458,30 +462,24 @@ def as_class_targets(y: Any, name: str, n: int, dtype: Any, n_classes: int | Non
         raise TypeError(f"`{name}` must hold integer class labels 0..k-1, got dtype bool")
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
-            _check_finite(arr, name)
+            check_finite_array(arr, name)
         if np.any(arr != np.round(arr)):
             bad = np.flatnonzero(arr != np.round(arr))
             raise ValueError(f"`{name}` must hold integer class labels 0..k-1, got "
                              f"non-integer values at indices {bad[:10].tolist()}")
-    lo, hi = (arr.min(), arr.max()) if arr.size else (0, 0)
-    if lo < 0:
-        raise ValueError(f"`{name}` class labels must be in 0..k-1, got {lo}")
-    if n_classes is None:
+    k = n_classes
+    if k is None:
+        hi = arr.max()
         k = int(hi) + 1
         if k < 2:
             raise ValueError(f"`{name}` must hold labels of at least 2 classes 0..k-1 "
                              f"(its largest label is {hi}); give `{n_classes_name}`")
-    else:
-        k = n_classes
-        if hi >= k:
-            raise ValueError(f"`{name}` class labels must be in 0..{k - 1} ({n_classes_name} "
-                             f"= {k}), got {hi}")
     return np.ascontiguousarray(arr, dtype=dtype), k
 
 
 def as_weight_matrix(W: Any, name: str, d: int, k: int | None, dtype: Any) -> np.ndarray:
-    """A finite (d, k) weight matrix (any k >= 2 when k is None) as a C-contiguous array
-    of `dtype`."""
+    """A (d, k) weight matrix (any k >= 2 when k is None) as a C-contiguous array of
+    `dtype`; its values are checked by ``check_loss_values``."""
     arr = _as_real_array(W, name)
     want = f"({d}, {'k' if k is None else k})"
     if arr.ndim != 2 or arr.shape[0] != d or (k is not None and arr.shape[1] != k):
@@ -490,23 +488,50 @@ def as_weight_matrix(W: Any, name: str, d: int, k: int | None, dtype: Any) -> np
     if arr.shape[1] < 2:
         raise ValueError(f"`{name}` must have at least 2 columns (one per class), got shape "
                          f"{arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(out.ravel(), name)
-    return out
+    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 def as_intercepts(b: Any, name: str, k: int) -> np.ndarray:
-    """Intercepts of a k-output model: None -> zeros, else a finite length-k vector,
-    as a float64 copy."""
+    """Intercepts of a k-output model: None -> zeros, else a length-k vector, as a
+    float64 copy; its values are checked by ``check_loss_values``."""
     if b is None:
         return np.zeros(k)
     arr = _as_real_array(b, name)
     if arr.ndim != 1 or arr.shape[0] != k:
         raise ValueError(f"`{name}` must have shape ({k},) (one intercept per class), got "
                          f"shape {arr.shape}")
-    out = np.array(arr, dtype=np.float64)
-    _check_finite(out, name)
-    return out
+    return np.array(arr, dtype=np.float64)
+
+
+def check_loss_values(loss: str, y: np.ndarray | None, W: np.ndarray | None, b: Any, *,
+                      names: tuple[str, str, str] = ("y", "w", "b"), what: str = "") -> None:
+    """Apply the value rules of a loss's inputs to inputs already in the kernels' form.
+
+    The rules are stated once, in ``fastgrad._linear.value_fault``, which the compiled
+    common case of the losses applies too: W and b finite, logistic targets in [0, 1],
+    softmax class labels in 0..k-1 (k the columns of W, or the length of b).  y None
+    (or W None) skips its rule.  A ValueError names the input that breaks one; ``what``
+    completes the message on y (the loss, or where k comes from).
+    """
+    bv = np.array(b, dtype=np.float64, ndmin=1).reshape(-1)
+    dtype = W.dtype if W is not None else np.float64 if y is None else y.dtype
+    Wflat = np.zeros(1, dtype) if W is None else W.reshape(-1)
+    y2 = np.empty((0, 1), dtype) if y is None else y.reshape(y.shape[0], -1)
+    fault = _linear.FAULTS[_linear.value_fault(loss, y2, Wflat, bv)]
+    if fault == "W":
+        check_finite_array(Wflat, names[1])
+    elif fault == "b":
+        if np.ndim(b) == 0:
+            raise ValueError(f"`{names[2]}` must be finite, got {b}")
+        check_finite_array(bv, names[2])
+    elif fault == "y" and loss == "logistic":
+        raise ValueError(f"`{names[0]}` must lie in [0, 1] for {what}")
+    elif fault == "y":
+        assert y is not None
+        k = bv.shape[0]
+        bad = np.flatnonzero(~((y >= 0) & (y < k)))
+        raise ValueError(f"`{names[0]}` class labels must be in 0..{k - 1} (k = {k}, from "
+                         f"{what}), got {y[bad[0]]:g} at indices {bad[:10].tolist()}")
 
 
 def as_pattern(pattern: Any, name: str, shape: tuple[int, int] | None = None) -> Any:

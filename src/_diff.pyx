@@ -890,15 +890,21 @@ def default_gradient(f, tuple args, x, int stencil, double rel, int nthreads=1):
     return out, st == 0
 
 
-def representable(const double[::1] x, const double[::1] h):
-    """(x + h) - x per coordinate, vanishing steps enlarged to one ulp; None on overflow."""
+def representable(const double[::1] x, const double[::1] h=None, double rel=0.0):
+    """(x + h) - x per coordinate, vanishing steps enlarged to one ulp; None on overflow.
+
+    h None: the relative steps ``rel * max(1, |x_i|)``, computed by the same C code as
+    ``default_gradient``'s (one statement of that rule)."""
     out = np.empty(x.shape[0])
     cdef double[::1] o = out
+    cdef const double *ph = NULL
     cdef int st
     if x.shape[0] == 0:
         return out
+    if h is not None:
+        ph = &h[0]
     with nogil:
-        st = representable_steps(&x[0], &h[0], 0.0, &o[0], x.shape[0])
+        st = representable_steps(&x[0], ph, rel, &o[0], x.shape[0])
     return None if st != 0 else out
 
 

@@ -676,6 +676,9 @@ cdef object _loss_grad_run(int lid, const floating[:, ::1] X, const floating[:, 
     cdef double value
     cdef bint finite = True
     cdef int flags = WANT_GRAD if want_grad else WANT_LOSS
+    # dW is returned in X's dtype: for float32 X "finite" means below the magnitude
+    # (FLT_MAX + half an ulp) from which a double rounds to float32 infinity
+    cdef double top = 3.4028235677973366e38 if floating is float else INFINITY
     with nogil:
         value = penalised(lid, flags, X, y, psw, &W[0], K, &b[0], inv_sumw, l2, partial,
                           scratch, bufs, &gW[0], &gb[0], nthreads)
@@ -684,10 +687,19 @@ cdef object _loss_grad_run(int lid, const floating[:, ::1] X, const floating[:, 
             for j in range(K):
                 finite = finite and isfinite(gb[j])
             for j in range(p):
-                finite = finite and isfinite(gW[j])
+                finite = finite and fabs(gW[j]) < top
     if not want_grad:
         return value, None, None, finite
     return value, work[3], work[4], finite
+
+
+cdef object _narrowed(gW, dtype, bint finite):
+    """The float64 gradient sums in X's dtype; a result already known not to be finite
+    (the caller warns of it) is cast without NumPy's own overflow warning."""
+    if finite:
+        return gW.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gW.astype(dtype)
 
 
 cdef tuple _shaped(r, _Problem pr, dtype):
@@ -698,7 +710,7 @@ cdef tuple _shaped(r, _Problem pr, dtype):
         return r
     dW = gW.reshape(pr.W.shape)
     if dtype is not np.float64:
-        dW = dW.astype(dtype)
+        dW = _narrowed(dW, dtype, finite)
     return value, dW, float(gb[0]) if pr.scalar_b else gb, finite
 
 
@@ -736,21 +748,64 @@ cdef inline bint _plain(a, int ndim, int typenum):
             and cnp.PyArray_SIZE(<cnp.ndarray>a) > 0)
 
 
-def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
-    """The common case of the loss functions, checked and computed in one compiled call.
+#: What ``value_fault`` finds wrong with the values of a loss's inputs.
+FAULTS = {0: None, 1: "W", 2: "b", 3: "y"}
 
-    X a C-contiguous float64/float32 2-D array and no sample weights; for the
+
+cdef int _value_fault(int lid, const floating *y, Py_ssize_t n, Py_ssize_t ycols,
+                      const floating *W, Py_ssize_t p, const double *b,
+                      Py_ssize_t K) noexcept nogil:
+    """The value rules of a loss's inputs that its result would not reveal, stated
+    once for every entry (the plain case here, the converted one through
+    ``value_fault``): 1 when W is not finite, 2 when b is not, 3 when y is out of the
+    loss's domain (logistic: [0, 1]; softmax labels, one column of floats: 0 <= y < K),
+    else 0.  NaN breaks every rule.  Branch-free loops: the common case reads all."""
+    cdef Py_ssize_t i
+    cdef int ok = 1
+    for i in range(p):
+        ok &= isfinite(W[i]) != 0
+    if not ok:
+        return 1
+    for i in range(K):
+        ok &= isfinite(b[i]) != 0
+    if not ok:
+        return 2
+    if lid == LOSS_LOGISTIC:
+        for i in range(n):
+            ok &= (y[i] >= 0.0) & (y[i] <= 1.0)
+    elif lid == LOSS_SOFTMAX and ycols == 1:
+        for i in range(n):
+            ok &= (y[i] >= 0.0) & (y[i] < <double>K)
+    return 0 if ok else 3
+
+
+def value_fault(str loss, const floating[:, ::1] y, const floating[::1] W,
+                const double[::1] b):
+    """``_value_fault`` for inputs already in the kernels' form: y (n, ycols) in W's
+    dtype (n may be 0: the y rule is then skipped), W flat (d K), b (K,) float64.
+    Returns the key of ``FAULTS``."""
+    cdef int lid = _loss_id(loss)
+    cdef int fault
+    with nogil:
+        fault = _value_fault(lid, &y[0, 0] if y.shape[0] > 0 else NULL, y.shape[0],
+                             y.shape[1], &W[0], W.shape[0], &b[0], b.shape[0])
+    return fault
+
+
+def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads):
+    """The loss functions' common case, recognised and computed in one compiled call.
+
+    Takes X a C-contiguous float64/float32 2-D array, no sample weights, and for the
     one-output losses y and w C-contiguous 1-D arrays of X's dtype and matching lengths
     and b a Python float or int; for the softmax loss y C-contiguous int64 labels, w a
     C-contiguous (d, k) array of X's dtype with k >= 2, b None or a C-contiguous (k,)
-    float64 array.  Checks what a pass over X does not: w and b finite, logistic y in
-    [0, 1], softmax labels in 0..k-1.  Returns None when the input is anything else, or
-    when the result is not finite, so that the general path checks everything and says
-    what is wrong.  ``nthreads`` comes from ``fastgrad._threads``.  The gradient comes
-    back as for ``loss_grad``: dw shaped like w in X's dtype, db a float (one output) or
-    a (k,) float64 array (softmax).
+    float64 array.  ``l2`` has been checked by the caller.  Returns None when the input
+    is in any other form, or breaks a rule of ``_value_fault`` (the general path, which
+    converts the input and applies the same rules, then says what is wrong); else what
+    ``loss_grad`` returns, ``(loss, dW, db, all finite)``.  ``nthreads`` comes from
+    ``fastgrad._threads``.
     """
-    cdef int t, lid = _loss_id(loss)
+    cdef int t, fault, lid = _loss_id(loss)
     cdef Py_ssize_t i, n, d, k = 1
     cdef double bb = 0.0
     if not cnp.PyArray_Check(X):
@@ -760,115 +815,77 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
         return None
     n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
     d = cnp.PyArray_DIM(<cnp.ndarray>X, 1)
-    if not (isfinite(l2) and l2 >= 0):
-        return None
     if lid == LOSS_SOFTMAX:
-        return _softmax_fast(X, y, w, b, t, n, d, l2, want_grad, nthreads)
-    if type(b) is float:
-        bb = b
-    elif type(b) is int and -2**53 <= b <= 2**53:
-        bb = <double>b
+        if not (_plain(w, 2, t) and cnp.PyArray_DIM(<cnp.ndarray>w, 0) == d
+                and _plain(y, 1, cnp.NPY_INT64) and cnp.PyArray_DIM(<cnp.ndarray>y, 0) == n):
+            return None
+        k = cnp.PyArray_DIM(<cnp.ndarray>w, 1)
+        if k < 2:
+            return None
+        if b is None:
+            b = np.zeros(k)
+        elif not (_plain(b, 1, cnp.NPY_DOUBLE) and cnp.PyArray_DIM(<cnp.ndarray>b, 0) == k):
+            return None
+        y = _as_float_labels(y, t)
     else:
-        return None
-    if not (_plain(y, 1, t) and _plain(w, 1, t)):
-        return None
-    if cnp.PyArray_DIM(<cnp.ndarray>y, 0) != n or cnp.PyArray_DIM(<cnp.ndarray>w, 0) != d:
-        return None
-    if not isfinite(bb):
-        return None
+        if type(b) is float:
+            bb = b
+        elif type(b) is int and -2**53 <= b <= 2**53:
+            bb = <double>b
+        else:
+            return None
+        if not (_plain(y, 1, t) and _plain(w, 1, t)):
+            return None
+        if cnp.PyArray_DIM(<cnp.ndarray>y, 0) != n or cnp.PyArray_DIM(<cnp.ndarray>w, 0) != d:
+            return None
+        b = np.array([bb])
     cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>w)
-    cdef bint ok
-    cdef bint unit = lid == LOSS_LOGISTIC
+    cdef const double *pb = <const double *>cnp.PyArray_DATA(<cnp.ndarray>b)
     with nogil:
         if t == cnp.NPY_DOUBLE:
-            ok = _finite_in_range(<const double *>py, n, <const double *>pw, d, unit)
+            fault = _value_fault(lid, <const double *>py, n, 1, <const double *>pw, d * k,
+                                 pb, k)
         else:
-            ok = _finite_in_range(<const float *>py, n, <const float *>pw, d, unit)
-    if not ok:
+            fault = _value_fault(lid, <const float *>py, n, 1, <const float *>pw, d * k,
+                                 pb, k)
+    if fault:
         return None
-    return _fast_run(lid, X, y.reshape(n, 1), w, np.array([bb]), t, n, d, 1, l2, want_grad,
-                     nthreads, True)
-
-
-cdef object _softmax_fast(X, y, W, b, int t, Py_ssize_t n, Py_ssize_t d, double l2,
-                          bint want_grad, int nthreads):
-    """``loss_grad_fast`` for the softmax loss with int64 labels (see there)."""
-    cdef Py_ssize_t k, i
-    if not (_plain(W, 2, t) and cnp.PyArray_DIM(<cnp.ndarray>W, 0) == d
-            and _plain(y, 1, cnp.NPY_INT64) and cnp.PyArray_DIM(<cnp.ndarray>y, 0) == n):
-        return None
-    k = cnp.PyArray_DIM(<cnp.ndarray>W, 1)
-    if k < 2:
-        return None
-    if b is None:
-        b = np.zeros(k)
-    elif not (_plain(b, 1, cnp.NPY_DOUBLE) and cnp.PyArray_DIM(<cnp.ndarray>b, 0) == k):
-        return None
-    labels = np.empty(n, dtype=np.float64 if t == cnp.NPY_DOUBLE else np.float32)
-    cdef const long long *py = <const long long *>cnp.PyArray_DATA(<cnp.ndarray>y)
-    cdef void *pl = cnp.PyArray_DATA(<cnp.ndarray>labels)
-    cdef void *pw = cnp.PyArray_DATA(<cnp.ndarray>W)
-    cdef const double *pb = <const double *>cnp.PyArray_DATA(<cnp.ndarray>b)
-    cdef bint ok = True
-    with nogil:
-        for i in range(n):
-            ok = ok and 0 <= py[i] < k
-        for i in range(k):
-            ok = ok and isfinite(pb[i])
-        if ok:
-            if t == cnp.NPY_DOUBLE:
-                ok = _labels_and_finite(py, n, <double *>pl, <const double *>pw, d * k)
-            else:
-                ok = _labels_and_finite(py, n, <float *>pl, <const float *>pw, d * k)
-    if not ok:
-        return None
-    return _fast_run(LOSS_SOFTMAX, X, labels.reshape(n, 1), W.reshape(-1), b, t, n, d, k,
-                     l2, want_grad, nthreads, False)
-
-
-cdef bint _labels_and_finite(const long long *y, Py_ssize_t n, floating *out,
-                             const floating *w, Py_ssize_t p) noexcept nogil:
-    """out[i] = y[i] as a float; returns whether w[0:p] is finite."""
-    cdef Py_ssize_t i
-    cdef bint ok = True
-    for i in range(n):
-        out[i] = <floating>y[i]
-    for i in range(p):
-        ok = ok and isfinite(w[i])
-    return ok
-
-
-cdef object _fast_run(int lid, X, y2, wflat, b, int t, Py_ssize_t n, Py_ssize_t d,
-                      Py_ssize_t k, double l2, bint want_grad, int nthreads, bint scalar_b):
-    """Run the checked fast case; None when the result is not finite."""
+    y2 = y.reshape(n, 1)
+    wflat = w if k == 1 else w.reshape(-1)
     if t == cnp.NPY_DOUBLE:
         r = _loss_grad_run[double](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                    nthreads)
     else:
         r = _loss_grad_run[float](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                   nthreads)
-    if not r[3]:
-        return None
     if not want_grad:
         return r
-    dw = r[1] if t == cnp.NPY_DOUBLE else r[1].astype(np.float32)
+    dw = r[1] if t == cnp.NPY_DOUBLE else _narrowed(r[1], np.float32, r[3])
     if k > 1:
         dw = dw.reshape(d, k)
-    return r[0], dw, float(r[2][0]) if scalar_b else r[2], True
+    return r[0], dw, r[2] if k > 1 else float(r[2][0]), r[3]
 
 
-cdef bint _finite_in_range(const floating *y, Py_ssize_t n, const floating *w,
-                           Py_ssize_t d, bint unit_interval) noexcept nogil:
-    """w finite, and y in [0, 1] when asked (NaN fails both)."""
-    cdef Py_ssize_t i
-    cdef bint ok = True
-    for i in range(d):
-        ok = ok and isfinite(w[i])
-    if unit_interval:
-        for i in range(n):
-            ok = ok and (0.0 <= y[i] <= 1.0)
-    return ok
+cdef object _as_float_labels(y, int t):
+    """int64 labels as floats of X's dtype (typenum t), the form the kernels take; a
+    label the float cannot hold exactly is out of every class range anyway."""
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(<cnp.ndarray>y, 0)
+    labels = np.empty(n, dtype=np.float64 if t == cnp.NPY_DOUBLE else np.float32)
+    cdef const long long *py = <const long long *>cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef double[::1] l64
+    cdef float[::1] l32
+    if t == cnp.NPY_DOUBLE:
+        l64 = labels
+        with nogil:
+            for i in range(n):
+                l64[i] = <double>py[i]
+    else:
+        l32 = labels
+        with nogil:
+            for i in range(n):
+                l32[i] = <float>py[i]
+    return labels
 
 
 cdef object _b_out(_Problem pr):

@@ -506,3 +506,29 @@ class TestErrorEstimateRounding:
         r = numerical_gradient(self.spike, self.X, "adaptive", full_output=True)
         assert np.all(r.value == 0.0)
         assert_allclose(r.error, 4 * EPS64 * (110 / 60) * self.C / r.step, rtol=1e-12)
+
+
+class TestOneStepRule:
+    """The compiled default call and the general path take their default steps from one
+    C function (``_diff.representable`` with h None): the same steps, the same result."""
+
+    @pytest.mark.parametrize("order", [2, 4, 6])
+    def test_default_steps_are_the_rule_written_out(self, order):
+        from fastgrad import _diff, _steps
+        rng = np.random.default_rng(order)
+        x = np.concatenate([rng.standard_normal(50) * 10.0 ** rng.integers(-8, 8, 50),
+                            [0.0, 1.0, -1.0, 1e300, -5e-324, 3.0]])
+        rel = _steps.REL_STEP[(_steps.EPS64, order)]
+        h = rel * np.maximum(1.0, np.abs(x))              # the rule, in NumPy
+        expected = (x + h) - x
+        expected[expected == 0] = np.spacing(np.abs(x[expected == 0]))
+        got = _steps.first_derivative_steps(x, None, _steps.EPS64, order)
+        assert np.array_equal(got, expected)
+        assert np.array_equal(_diff.representable(x, None, rel), expected)
+
+    @pytest.mark.parametrize("order", [2, 4, 6])
+    def test_compiled_default_call_equals_the_general_path(self, order):
+        x = np.linspace(-2.0, 3.0, 17)
+        fast = numerical_gradient(rosen, x, order=order)
+        general = numerical_gradient(rosen, x, order=order, full_output=True)
+        assert np.array_equal(fast, general.value)
