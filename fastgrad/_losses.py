@@ -166,23 +166,31 @@ def _prepare_softmax(X: ArrayLike, y: ArrayLike, W: ArrayLike | None, b: Any,
 def _loss_grad(kind: str, X: ArrayLike, y: ArrayLike, w: ArrayLike, b: Any,
                sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
                workers: Any = None) -> tuple:
-    """(loss, dw, db) of a one-output loss: input already in the kernels' form goes
-    straight to the compiled common case (``_linear.loss_grad_fast``), anything else
-    is converted and checked first; the value rules, the kernel and the rule for a
-    non-finite result are the same either way."""
+    """(loss, dw, db) of any loss of ``LOSS_TABLE``: input already in the kernels' form
+    goes straight to the compiled common case (``_linear.loss_grad_fast``; for softmax,
+    int64 labels), anything else is converted and checked first; the value rules, the
+    kernel and the rule for a non-finite result are the same either way."""
+    classes = LOSS_TABLE[kind].outputs == "classes"
     r = None
     if sample_weight is None and type(X) is np.ndarray and X.ndim == 2:
         l2 = check_nonnegative(l2, "l2")
-        r = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers))
+        k = w.shape[1] if classes and type(w) is np.ndarray and w.ndim == 2 else 1
+        r = _linear.loss_grad_fast(kind, X, y, w, b, l2, want_grad, _nthreads(X, workers, k))
     elif is_dask_collection(X):
         from . import _dask
+        if classes:
+            return _dask.softmax_loss_grad(X, y, w, b, sample_weight, l2, want_grad, workers)
         return _dask.loss_grad(kind, X, y, w, b, sample_weight, l2, want_grad, workers)
     if r is None:
-        X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
+        if classes:
+            X, y, w, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, w, b, sample_weight, l2)
+        else:
+            X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w, b, sample_weight, l2, kind)
+            k = 1
         r = _linear.loss_grad(kind, X, y, w, b, sw, inv_sumw, l2, want_grad,
-                              _nthreads(X, workers))
+                              _nthreads(X, workers, k))
     if not r[3]:
-        _not_finite(kind, X, y, "X, y or w")
+        _not_finite(kind, X, y, "X or W" if classes else "X, y or w")
     return r[:3]
 
 
@@ -317,28 +325,6 @@ for _f, _y in ((mse_loss, "Targets."), (mse_gradient, "Targets."),
     _f.__doc__ = (_f.__doc__ or "").replace("{doc}", _LOSS_DOC.format(y=_y))  # None under -OO
 
 
-def _softmax_loss_grad(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: Any,
-                       sample_weight: ArrayLike | None, l2: Any, want_grad: bool,
-                       workers: Any) -> tuple:
-    """``_loss_grad`` for the softmax loss (int64 labels take the common case)."""
-    r = None
-    if sample_weight is None and type(X) is np.ndarray and X.ndim == 2:
-        l2 = check_nonnegative(l2, "l2")
-        k = W.shape[1] if type(W) is np.ndarray and W.ndim == 2 else 1
-        r = _linear.loss_grad_fast("softmax", X, y, W, b, l2, want_grad,
-                                   _nthreads(X, workers, k))
-    elif is_dask_collection(X):
-        from . import _dask
-        return _dask.softmax_loss_grad(X, y, W, b, sample_weight, l2, want_grad, workers)
-    if r is None:
-        X, y, W, b, sw, inv_sumw, l2, k = _prepare_softmax(X, y, W, b, sample_weight, l2)
-        r = _linear.loss_grad("softmax", X, y, W, b, sw, inv_sumw, l2, want_grad,
-                              _nthreads(X, workers, k))
-    if not r[3]:
-        _not_finite("softmax", X, y, "X or W")
-    return r[:3]
-
-
 _SOFTMAX_DOC = """
     Parameters
     ----------
@@ -386,7 +372,7 @@ def softmax_loss(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: ArrayLike | None =
     >>> bool(np.isclose(softmax_loss(X, y, np.zeros((2, 3))), np.log(3)))
     True
     """
-    return float(_softmax_loss_grad(X, y, W, b, sample_weight, l2, False, workers)[0])
+    return float(_loss_grad("softmax", X, y, W, b, sample_weight, l2, False, workers)[0])
 
 
 def softmax_gradient(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: ArrayLike | None = None, *,
@@ -411,7 +397,7 @@ def softmax_gradient(X: ArrayLike, y: ArrayLike, W: ArrayLike, b: ArrayLike | No
     >>> dW.tolist(), db.tolist()
     ([[0.25, -0.25]], [0.0, 0.0])
     """
-    _, dW, db = _softmax_loss_grad(X, y, W, b, sample_weight, l2, True, workers)
+    _, dW, db = _loss_grad("softmax", X, y, W, b, sample_weight, l2, True, workers)
     return dW, db
 
 

@@ -702,16 +702,16 @@ cdef object _narrowed(gW, dtype, bint finite):
         return gW.astype(dtype)
 
 
-cdef tuple _shaped(r, _Problem pr, dtype):
-    """(loss, dW, db, finite) with dW shaped like W in X's dtype and db a float when b
-    was a scalar, else a (K,) float64 array."""
+cdef tuple _shaped(r, shape, bint scalar_b, dtype):
+    """(loss, dW, db, finite) with dW of ``shape`` (W's) in X's dtype and db a float when
+    b was a scalar, else a (K,) float64 array."""
     value, gW, gb, finite = r
     if gW is None:
         return r
-    dW = gW.reshape(pr.W.shape)
+    dW = gW if len(shape) == 1 else gW.reshape(shape)     # gW is flat (d K)
     if dtype is not np.float64:
         dW = _narrowed(dW, dtype, finite)
-    return value, dW, float(gb[0]) if pr.scalar_b else gb, finite
+    return value, dW, float(gb[0]) if scalar_b else gb, finite
 
 
 def loss_grad(str loss, const floating[:, ::1] X, y, W, b, sample_weight, double inv_sumw,
@@ -734,7 +734,7 @@ def loss_grad(str loss, const floating[:, ::1] X, y, W, b, sample_weight, double
     cdef const floating[::1] Wv = pr.Wflat
     cdef const double[::1] bv = pr.b
     r = _loss_grad_run(lid, X, yv, Wv, pr.K, bv, psw, inv_sumw, l2, want_grad, nthreads)
-    return _shaped(r, pr, dtype)
+    return _shaped(r, pr.W.shape, pr.scalar_b, dtype)
 
 
 cdef inline bint _plain(a, int ndim, int typenum):
@@ -859,17 +859,13 @@ def loss_grad_fast(str loss, X, y, w, b, double l2, bint want_grad, int nthreads
     else:
         r = _loss_grad_run[float](lid, X, y2, wflat, k, b, NULL, 1.0 / n, l2, want_grad,
                                   nthreads)
-    if not want_grad:
-        return r
-    dw = r[1] if t == cnp.NPY_DOUBLE else _narrowed(r[1], np.float32, r[3])
-    if k > 1:
-        dw = dw.reshape(d, k)
-    return r[0], dw, r[2] if k > 1 else float(r[2][0]), r[3]
+    return _shaped(r, (<object>w).shape, k == 1, np.float64 if t == cnp.NPY_DOUBLE
+                   else np.float32)
 
 
 cdef object _as_float_labels(y, int t):
-    """int64 labels as floats of X's dtype (typenum t), the form the kernels take; a
-    label the float cannot hold exactly is out of every class range anyway."""
+    """int64 labels as floats of X's dtype (typenum t), the form the kernels take (the
+    range rule of ``_value_fault`` is then applied to these floats)."""
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(<cnp.ndarray>y, 0)
     labels = np.empty(n, dtype=np.float64 if t == cnp.NPY_DOUBLE else np.float32)
     cdef const long long *py = <const long long *>cnp.PyArray_DATA(<cnp.ndarray>y)
