@@ -7,6 +7,10 @@ hits all four alike), each for wall and CPU time (CPU time shows threads that sp
 
 (a) ``mse_gradient(X, y, w, b, workers=...)`` alone;
 (b) the NumPy expression ``r = X @ w + b - y; 2 * X.T @ r / n`` alone;
+
+("alone": each timed loop of (a) and (b) starts once no other thread of the process
+runs, ``fastgrad._threads.busy_threads() == 0``, waiting at most 0.5 s: OpenBLAS's
+workers spin for about 0.1 s after a NumPy call, which would make the loop a pipeline)
 (c) the two strictly alternating (each call also timed on its own: fastgrad's speed-up
     over NumPy *inside* the pipeline, where each call follows a call of the other);
 (d) ``fit_linear_regression`` (a few epochs) with one NumPy ``X @ w`` between fits.
@@ -27,7 +31,9 @@ from ._common import Case, Context, Row, at_least, at_most, fmt_num
 TITLE = "Interleaved pipeline: fastgrad between NumPy calls, float64"
 DESCRIPTION = (
     "Each configuration in a fresh interpreter. (a) `mse_gradient` alone, (b) the NumPy "
-    "expression `X.T @ (X @ w + b - y)` alone, (c) the two strictly alternating, (d) "
+    "expression `X.T @ (X @ w + b - y)` alone (each timed loop of (a) and (b) starts once "
+    "no other thread of the process runs: OpenBLAS's workers spin ~0.1 s after a NumPy "
+    "call), (c) the two strictly alternating, (d) "
     "`fit_linear_regression` (5 epochs) with one NumPy `X @ w` between fits; fastgrad "
     "with `workers` = 1, 2 and None (the default). Wall and CPU time per call (per pair "
     "in (c), per fit + product in (d)), medians of interleaved rounds. Targets, with "
@@ -74,6 +80,12 @@ def pair():
     split["fastgrad"] += t1 - t0
     split["numpy"] += t2 - t1
 
+def settle(limit=0.5):
+    """Wait (at most ``limit`` s) until no other thread of this process runs."""
+    t0 = pc()
+    while fg._threads.busy_threads() and pc() - t0 < limit:
+        time.sleep(0.01)
+
 def fit_then_product():
     r = fg.fit_linear_regression(X, y, lr=0.01, epochs=cfg["epochs"], workers=workers)
     return X @ r.w
@@ -98,6 +110,8 @@ order = list(steps)
 for r in range(rounds):
     for k in order[r % 4:] + order[:r % 4]:
         f, m = steps[k], number[k]
+        if k in "ab":
+            settle()
         split["fastgrad"] = split["numpy"] = 0.0
         w0, c0 = pc(), cpu()
         for _ in range(m):
@@ -207,6 +221,11 @@ import fastgrad as fg
 
 d, sizes, rounds = json.loads(sys.argv[1])
 pc = time.perf_counter
+
+def settle(limit=0.5):
+    t0 = pc()
+    while fg._threads.busy_threads() and pc() - t0 < limit:
+        time.sleep(0.01)
 out = {}
 for size in sizes:
     n = max(1, size // d)
@@ -219,6 +238,8 @@ for size in sizes:
             t = {}
             for wk in ((1, 2) if r % 2 == 0 else (2, 1)):   # interleaved, alternating order
                 fg.mse_gradient(X, y, w, workers=wk)
+                if mode == "alone":
+                    settle()                                # no BLAS worker spinning
                 spent = 0.0
                 for _ in range(calls):
                     if mode == "pipeline":
@@ -233,11 +254,11 @@ print(json.dumps(out))
 '''
 
 
-def calibrate(rounds: int = 9, d: int = 20) -> dict:
+def calibrate(rounds: int = 9, d: int = 20, sizes: list[int] | None = None) -> dict:
     """Median and 75th percentile of time(2 threads) / time(1 thread) of mse_gradient by
-    total elements of X, alone and right after a NumPy ``X.T @ (X @ w - y)`` (as in a
-    pipeline), in a fresh interpreter."""
-    sizes = [1 << k for k in range(16, 25)]
+    total elements of X, alone (no other thread of the process running) and right after
+    a NumPy ``X.T @ (X @ w - y)`` (as in a pipeline), in a fresh interpreter."""
+    sizes = sizes or [1 << k for k in range(14, 25)]
     proc = subprocess.run([sys.executable, "-c", CALIBRATE, json.dumps([d, sizes, rounds])],
                           capture_output=True, text=True, check=True, cwd="/")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -245,7 +266,8 @@ def calibrate(rounds: int = 9, d: int = 20) -> dict:
 
 if __name__ == "__main__":
     if "--calibrate" in sys.argv:
-        for size, modes in calibrate().items():
+        d_arg = [a for a in sys.argv if a.startswith("--d=")]
+        for size, modes in calibrate(d=int(d_arg[0][4:]) if d_arg else 20).items():
             print(f"n*d=2**{int(size).bit_length() - 1} (work/thread {int(size) // 2:8d}): "
                   + ", ".join(f"t(2)/t(1) {m}: median {v[0]:.2f}, 75th pct {v[1]:.2f}"
                               for m, v in modes.items()))

@@ -21,6 +21,7 @@ _LossGrad: TypeAlias = tuple[float, Any, Any, bool]
 
 #: Loss ids by name: "mse", "logistic", "softmax".
 LOSSES: dict[str, int]
+GEMV_MIN_D: int
 #: Final status of a fit by id: "converged", "max_epochs", "diverged", "stopped".
 STATUS: dict[int, str]
 
@@ -42,5 +43,6 @@ def fit(loss: str, X: _Floats, y: _Floats, sample_weight: _Floats | None, inv_su
         l2: float, fit_intercept: bool, chunk: int, nthreads: int,
         progress: Callable[[int, float, npt.NDArray[Any], Any], object] | None = None,
         rule: tuple[int, float, float, float] = (0, 0.0, 0.0, 1.0), batch_size: int = 0,
-        rng: np.random.Generator | None = None, n_iter_no_change: int = 5
+        rng: np.random.Generator | None = None, n_iter_no_change: int = 5,
+        recount: Callable[[], int] | None = None
         ) -> tuple[Any, npt.NDArray[np.float64], int, float, str]: ...

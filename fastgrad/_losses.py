@@ -11,6 +11,7 @@ be a second pass over X): it is checked only when a result comes out non-finite.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_workers,
     is_dask_collection,
 )
 from .optimizers import _resolve, _rule
@@ -108,11 +110,13 @@ def finalize(loss_sum: float, gW: np.ndarray, gb: np.ndarray, weight_sum: float,
         np.asarray(gb, dtype=np.float64) * inv
 
 
-def _nthreads(X: np.ndarray, workers: Any, k: int = 1, rows: int | None = None) -> int:
+def _nthreads(X: np.ndarray, workers: Any, k: int = 1, rows: int | None = None,
+              count_busy: bool = True) -> int:
     """Threads of a pass over X with k outputs (``fastgrad._threads``), no more than its
     row blocks; a pass over ``rows`` rows of X (a mini-batch) when given."""
     rows = X.shape[0] if rows is None else min(rows, X.shape[0])
-    nt = _threads.n_threads(rows * X.shape[1] * k, workers)
+    nt = _threads.n_threads(_threads.pass_work(rows, X.shape[1], k, X.dtype.itemsize),
+                            workers, count_busy=count_busy)
     return nt if nt == 1 else min(nt, _linear.n_blocks(rows, X.shape[1], k))
 
 
@@ -490,15 +494,20 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
         X, y, w, b, sw, inv_sumw, l2 = _prepare(X, y, w0, b0, sample_weight, l2, kind,
                                                 w_name="w0")
         k, shape = 1, (X.shape[1],)
-    nthreads = _nthreads(X, workers, k)
+    workers = check_workers(workers)
     lr, epochs, max_norm, tol = check_descent_options(lr, epochs, max_norm, tol, callback)
     callback_every = check_positive_int(callback_every, "callback_every")
     name, mu, beta2, eps = _rule(_resolve(optimizer))
     batch_size = check_batch_size(batch_size)
     shuffle = check_bool(shuffle, "shuffle")
     n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
-    if batch_size is not None:      # each pass of the loop reads one mini-batch
-        nthreads = _nthreads(X, workers, k, rows=batch_size)
+    # the most threads a pass of the loop (over X or one mini-batch) may use; with
+    # workers=None the loop asks again before each run of epochs, less the CPUs that
+    # other threads of the process run on at that moment (``_threads.n_threads``)
+    nthreads = _nthreads(X, workers, k, rows=batch_size, count_busy=False)
+    recount = None
+    if workers is None and nthreads > 1:
+        recount = functools.partial(_nthreads, X, None, k, batch_size)
     rng = None
     if batch_size is not None and shuffle:
         rng = as_generator(random_state)
@@ -531,7 +540,7 @@ def _fit(kind: str, X: ArrayLike, y: ArrayLike, *, lr: float, epochs: int,
             kind, X, y, sw, inv_sumw, w, b, lr, epochs,
             -1.0 if max_norm is None else max_norm, -1.0 if tol is None else tol,
             l2, bool(fit_intercept), chunk, nthreads, hook, (_optim.KINDS[name], mu, beta2, eps),
-            0 if batch_size is None else batch_size, rng, n_iter_no_change)
+            0 if batch_size is None else batch_size, rng, n_iter_no_change, recount)
     finally:
         if bar is not None:
             bar.close()

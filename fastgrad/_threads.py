@@ -7,9 +7,9 @@ native-f gradients and Hessians) takes its thread count from :func:`n_threads`:
   may use (:func:`available_cpus`).
 - ``workers=None`` lets the policy choose the smallest of
 
-  * the work of the call divided by :data:`MIN_WORK_PER_THREAD` (so that each thread
-    gets enough work to pay for waking it: a call is never slower on threads than on
-    one); a call of unknown cost (a native f) runs on one thread;
+  * the work of the call (:func:`pass_work`) divided by :data:`MIN_WORK_PER_THREAD` (so
+    that each thread gets enough work to pay for waking it: a call is not slower on
+    threads than on one); a call of unknown cost (a native f) runs on one thread;
   * the CPUs this process may use: its affinity mask and its cgroup CPU quota
     (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us / cpu.cfs_period_us`` of v1), less the
     threads of this process that are running at this moment besides the caller and
@@ -35,19 +35,44 @@ from . import _openmp
 from ._validation import check_workers
 
 __all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_limit",
-           "n_threads", "openmp_max_threads"]
+           "n_threads", "openmp_max_threads", "pass_work"]
 
-#: Elements of X (n_samples * n_features) each thread of a pass must get before a second
-#: thread is used.  Measured with ``python -m benchmarks.s8_threads --calibrate``
-#: (mse_gradient on 1 and 2 threads timed in alternation, alone and right after a NumPy
-#: call, 9-15 rounds, on a shared 2-core machine): with a load average near 4, two
-#: threads were faster from 2**16 elements per thread in three rounds of four; with a load
-#: average near 10, they were slower below 2**22 per thread (4x to 80x slower at 2**17 to
-#: 2**19, where one descheduled thread stalls the pass).  On the quiet machine, one
-#: thread beat two at 100000 x 10 (2**19.9 elements).  2**19 per thread keeps passes of up
-#: to a million elements (~0.5 ms) on one thread and costs a threaded pass at most a few
-#: per cent for the checks of this module (tens of microseconds).
-MIN_WORK_PER_THREAD = 1 << 19
+#: Work each thread of a pass must get before a second thread is used, in the units of
+#: :func:`pass_work` (a float64 element of X read by the four-row loops).  Measured with
+#: ``python -m benchmarks.s8_threads --calibrate`` (``mse_gradient`` on 1 and 2 threads,
+#: the mean time of a series of calls, the two counts timed in alternation, 9 rounds, no
+#: other thread of the process running) on a quiet 2-core AMD Zen 3 machine, t(2)/t(1):
+#: 1.03-1.04 at 2**15 units per thread, 0.93 at 2**16, 0.78-1.09 at 2**17, 0.66-0.92 at
+#: 2**18-2**19 (10 and 20 features); the median of single calls was 0.74-0.79 from 2**15
+#: already, the difference being the occasional call where a thread waits for its CPU.
+#: On the BLAS path (100 features), which :func:`pass_work` counts at half a unit per
+#: element, single calls broke even at 2**15 elements per thread and took 0.73x at 2**16.
+#: A thread of another library running at the time of the call (OpenBLAS's workers
+#: spin for ~0.1 s after each NumPy call) is handled apart, by :func:`busy_threads`:
+#: beside one, two threads of fastgrad took 1.1x to 10x the time of one from 2**19
+#: elements.
+MIN_WORK_PER_THREAD = 1 << 16
+
+
+
+def pass_work(rows: int, d: int, k: int = 1, itemsize: int = 8) -> int:
+    """Work of one pass over ``rows`` rows of a ``d``-feature X with ``k`` outputs, in
+    units of a float64 element read by the four-row loops: the time of the pass on one
+    thread, roughly, wherever X fits in cache (out of cache every path streams X at the
+    same bandwidth and gains more from a second thread).
+
+    A float32 element counts half (half the bytes).  A one-output pass of at least
+    ``_linear.GEMV_MIN_D`` features calls BLAS gemv, which took half the time per
+    element of the four-row loops on cached blocks: its elements count half too.
+
+    >>> pass_work(1000, 10), pass_work(1000, 10, itemsize=4), pass_work(1000, 100)
+    (10000, 5000, 50000)
+    """
+    from . import _linear
+
+    work = rows * d * k * itemsize // 8
+    return work // 2 if k == 1 and d >= _linear.GEMV_MIN_D else work
+
 
 _CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
 _CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
@@ -152,19 +177,25 @@ def busy_threads(task_dir: str = "/proc/self/task") -> int:
 
 
 def n_threads(work: int | None, workers: Any = None, *,
-              min_work: int = MIN_WORK_PER_THREAD) -> int:
+              min_work: int = MIN_WORK_PER_THREAD, count_busy: bool = True) -> int:
     """Thread count of one compiled pass.
 
     Parameters
     ----------
     work : int or None
-        Size of the call (elements of X read per pass); None for a call of unknown
+        Size of the call (:func:`pass_work` of the pass); None for a call of unknown
         cost (a native f), which then runs on one thread unless ``workers`` says more.
     workers : None, int >= 1 or -1
         As given by the user (checked here): an int is used as given, -1 is all
         available CPUs, None lets the policy choose.
     min_work : int
         Work each thread must get.
+    count_busy : bool
+        Whether CPUs running other threads of the process (:func:`busy_threads`) are
+        taken off.  False gives the most threads a long call (a fit) may use; the
+        fit then asks again, with ``count_busy=True``, before each run of epochs, so
+        that a NumPy call just before the fit costs it a few epochs on fewer threads,
+        not the whole fit.
 
     Returns
     -------
@@ -177,7 +208,7 @@ def n_threads(work: int | None, workers: Any = None, *,
         return 1
     cpus = available_cpus()
     n = min(work // min_work, cpus, openmp_max_threads())
-    if n > 1:
+    if n > 1 and count_busy:
         _learn_team(n)
         n = min(n, cpus - busy_threads())
     return max(1, n)

@@ -68,6 +68,8 @@ cdef enum:
     PERM_ELEMS = 1 << 18    # shuffled mini-batches: row indices drawn ahead at a time
 
 LOSSES = {"mse": LOSS_MSE, "logistic": LOSS_LOGISTIC, "softmax": LOSS_SOFTMAX}
+#: Features from which a one-output pass calls BLAS gemv (below: the four-row loops).
+GEMV_MIN_D = SMALL_D
 STATUS = {FIT_CONVERGED: "converged", FIT_MAX_EPOCHS: "max_epochs",
           FIT_DIVERGED: "diverged", FIT_STOPPED: "stopped"}
 
@@ -893,7 +895,7 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
         double lr, Py_ssize_t epochs, double max_norm, double tol, double l2,
         bint fit_intercept, Py_ssize_t chunk, int nthreads, progress=None,
         tuple rule=(0, 0.0, 0.0, 1.0), Py_ssize_t batch_size=0, rng=None,
-        Py_ssize_t n_iter_no_change=5):
+        Py_ssize_t n_iter_no_change=5, recount=None):
     """Run gradient descent; ``W`` ((d,) or (d, K), C-contiguous, X's dtype, a private
     copy) is updated in place.
 
@@ -909,7 +911,10 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
 
     The loop runs without the GIL in chunks of ``chunk`` epochs; between chunks
     it takes the GIL to honour Ctrl-C and to call ``progress(epoch, loss, W, b)``,
-    which may return True to stop.  Returns (b, history, n_epochs, grad_norm, status),
+    which may return True to stop.  ``nthreads`` is the most threads a pass may use (the
+    workspace is sized for it); ``recount()``, when given, is asked before each run of
+    epochs without the GIL for the count to use next (at most ``nthreads``): the
+    result does not depend on it.  Returns (b, history, n_epochs, grad_norm, status),
     b a float when given as one, else a (K,) float64 array.
     """
     cdef int lid = _loss_id(loss)
@@ -920,6 +925,7 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
     cdef _Problem pr = _problem(lid, X.shape[0], X.shape[1], dtype, y, W, b, sample_weight)
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = pr.K, e0 = 0, e1, es, ee
     cdef Py_ssize_t n_done = 0, last, per_call = chunk
+    cdef int top = nthreads
     cdef Batches bt
     bt.size = batch_size if 0 < batch_size < n else 0
     bt.n_iter_no_change = n_iter_no_change
@@ -977,6 +983,8 @@ def fit(str loss, const floating[:, ::1] X, y, sample_weight, double inv_sumw, W
                     order[k] = rng.permutation(n)
                 perms = order
                 bt.perms = &perms[0, 0]
+            if recount is not None:
+                nthreads = max(1, min(top, <int>recount()))
             with nogil:
                 status = fit_epochs(lid, X, yv, psw, inv_sumw, l2, &orule, max_norm, tol,
                                     fit_intercept, Wv, K, bv, gW, gb, state, &t, &bt,

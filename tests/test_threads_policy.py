@@ -329,6 +329,68 @@ class TestPolicy:
         monkeypatch.setattr(_threads, "busy_threads", lambda: 9)
         assert _threads.n_threads(100 * m) == 1
 
+    def test_the_work_of_a_pass_counts_bytes_and_the_path(self, monkeypatch):
+        """float32 elements and the elements of the BLAS path (d >= GEMV_MIN_D) count
+        half: the same shape gets a second thread later."""
+        from fastgrad import _linear, _losses
+        m = _threads.MIN_WORK_PER_THREAD
+        monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+        monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 2)
+        monkeypatch.setattr(_threads, "_learn_team", lambda n: None)
+        monkeypatch.setattr(_threads, "busy_threads", lambda: 0)
+        narrow, wide = 8, _linear.GEMV_MIN_D
+        assert narrow < wide
+        for d, per_elem in ((narrow, 2), (wide, 1)):         # units per 2 elements
+            rows = 2 * m * 2 // (d * per_elem) + 1               # just enough for 2
+            X64 = np.zeros((rows, d))
+            assert _threads.pass_work(rows, d) * 2 // per_elem >= rows * d
+            assert _losses._nthreads(X64, None) == 2, d
+            assert _losses._nthreads(X64[: rows // 2 - d], None) == 1, d
+            assert _losses._nthreads(X64.astype(np.float32), None) == 1, d
+            assert _losses._nthreads(X64, None, rows=rows // 2 - d) == 1, d
+            assert _losses._nthreads(X64[: rows // 2 - d], 2) == 2, d   # as given
+        same = 2 * m // (narrow * wide) + 1                  # rows * d >= 2 m both ways
+        assert _losses._nthreads(np.zeros((same * wide, narrow)), None) == 2
+        assert _losses._nthreads(np.zeros((same * narrow, wide)), None) == 1   # BLAS path
+        assert _threads.pass_work(100, wide, k=3) == 100 * wide * 3    # gemm: no discount
+
+    def test_a_fit_asks_again_before_each_run_of_epochs(self, monkeypatch):
+        """A fit sized for two threads starts on one while another thread of the process
+        runs (as OpenBLAS's workers do after a NumPy call) and takes the second thread
+        once that thread stops: the count is asked again before each run of epochs,
+        and the result is bitwise the one of workers=1."""
+        from fastgrad import _losses
+        m = _threads.MIN_WORK_PER_THREAD
+        X, y, _, w = data(n=4 * m // 8 + 5000, d=8)     # two threads in float32 too
+        busy = iter([1, 1, 1])                          # the first three asks: one busy
+        monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+        monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 2)
+        monkeypatch.setattr(_threads, "busy_threads", lambda: next(busy, 0))
+        monkeypatch.setattr(_losses, "CHUNK_ELEMENTS", 1)       # one epoch per run
+        seen = []
+        original = _losses._nthreads
+
+        def spy(*args, **kwargs):
+            got = original(*args, **kwargs)
+            seen.append((kwargs.get("count_busy", True), got))
+            return got
+
+        monkeypatch.setattr(_losses, "_nthreads", spy)
+        for dtype in (np.float64, np.float32):
+            seen.clear()
+            busy = iter([1, 1, 1])
+            Xd, yd = X.astype(dtype), y.astype(dtype)
+            got = fg.fit_linear_regression(Xd, yd, lr=0.01, epochs=10)
+            assert seen[0] == (False, 2)                         # the most a pass may use
+            asked = [n for counted, n in seen[1:] if counted]
+            assert asked == [1, 1, 1] + [2] * 7, asked           # once per epoch
+            seen.clear()
+            ref = fg.fit_linear_regression(Xd, yd, lr=0.01, epochs=10, workers=1)
+            assert [n for counted, n in seen if counted] == []   # as given: never asked
+            assert_array_equal(got.w, ref.w)
+            assert got.b == ref.b
+            assert_array_equal(got.loss_history, ref.loss_history)
+
     def test_busy_threads_reads_the_task_states(self, tmp_path):
         me = str(threading.get_native_id())
         for tid, state in ((me, "R"), ("101", "R"), ("102", "S"), ("103", "R"), ("104", "D")):
