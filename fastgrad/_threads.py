@@ -31,7 +31,7 @@ import os
 import threading
 from typing import Any
 
-from . import _openmp
+from . import _linear, _openmp
 from ._validation import check_workers
 
 __all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_limit",
@@ -68,8 +68,6 @@ def pass_work(rows: int, d: int, k: int = 1, itemsize: int = 8) -> int:
     >>> pass_work(1000, 10), pass_work(1000, 10, itemsize=4), pass_work(1000, 100)
     (10000, 5000, 50000)
     """
-    from . import _linear
-
     work = rows * d * k * itemsize // 8
     return work // 2 if k == 1 and d >= _linear.GEMV_MIN_D else work
 
