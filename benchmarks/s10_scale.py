@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 
 from ._common import (
     FAIL,
@@ -177,8 +178,11 @@ finally:
 
 
 def _run(args: list[str], timeout: int) -> tuple[dict | None, str]:
+    """A child ``python -c`` run from the temporary folder: from the checkout's root, its
+    uncompiled ``fastgrad/`` source folder would be imported instead of the installed
+    package."""
     proc = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=tempfile.gettempdir())
     if proc.returncode != 0:
         return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return json.loads(proc.stdout.strip().splitlines()[-1]), ""
