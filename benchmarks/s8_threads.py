@@ -50,6 +50,13 @@ TUNED_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
 CONFIGS = tuple((str(w), w, {}) for w in WORKERS) + (("None, tuned env", None, TUNED_ENV),)
 FIT_EPOCHS = 5
 
+#: The children's wait for an "alone" loop (needs ``fg``, ``time`` and ``pc``).
+SETTLE = '''def settle(limit=0.5):
+    """Wait (at most ``limit`` s) until no other thread of this process runs."""
+    t0 = pc()
+    while fg._threads.busy_threads() and pc() - t0 < limit:
+        time.sleep(0.01)'''
+
 CHILD = r'''
 import json, sys, time
 import numpy as np
@@ -80,11 +87,7 @@ def pair():
     split["fastgrad"] += t1 - t0
     split["numpy"] += t2 - t1
 
-def settle(limit=0.5):
-    """Wait (at most ``limit`` s) until no other thread of this process runs."""
-    t0 = pc()
-    while fg._threads.busy_threads() and pc() - t0 < limit:
-        time.sleep(0.01)
+SETTLE
 
 def fit_then_product():
     r = fg.fit_linear_regression(X, y, lr=0.01, epochs=cfg["epochs"], workers=workers)
@@ -129,7 +132,7 @@ res["pools"] = [{"api": i.get("internal_api"), "lib": i.get("prefix"),
                  "threads": i.get("num_threads"), "version": i.get("version")}
                 for i in threadpoolctl.threadpool_info()]
 print(json.dumps(res))
-'''
+'''.replace("SETTLE", SETTLE)
 
 
 def run_child(n: int, d: int, workers: int | None, rounds: int, min_time: float,
@@ -222,10 +225,8 @@ import fastgrad as fg
 d, sizes, rounds = json.loads(sys.argv[1])
 pc = time.perf_counter
 
-def settle(limit=0.5):
-    t0 = pc()
-    while fg._threads.busy_threads() and pc() - t0 < limit:
-        time.sleep(0.01)
+SETTLE
+
 out = {}
 for size in sizes:
     n = max(1, size // d)
@@ -251,7 +252,7 @@ for size in sizes:
             ratios[mode].append(t[2] / t[1])
     out[size] = {m: [float(np.median(v)), float(np.percentile(v, 75))] for m, v in ratios.items()}
 print(json.dumps(out))
-'''
+'''.replace("SETTLE", SETTLE)
 
 
 def calibrate(rounds: int = 9, d: int = 20, sizes: list[int] | None = None) -> dict:

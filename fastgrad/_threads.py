@@ -54,7 +54,6 @@ __all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_
 MIN_WORK_PER_THREAD = 1 << 16
 
 
-
 def pass_work(rows: int, d: int, k: int = 1, itemsize: int = 8) -> int:
     """Work of one pass over ``rows`` rows of a ``d``-feature X with ``k`` outputs, in
     units of a float64 element read by the four-row loops: the time of the pass on one

@@ -362,7 +362,7 @@ class TestPolicy:
         from fastgrad import _losses
         m = _threads.MIN_WORK_PER_THREAD
         X, y, _, w = data(n=4 * m // 8 + 5000, d=8)     # two threads in float32 too
-        busy = iter([1, 1, 1])                          # the first three asks: one busy
+        busy = iter(())
         monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
         monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 2)
         monkeypatch.setattr(_threads, "busy_threads", lambda: next(busy, 0))
@@ -378,7 +378,7 @@ class TestPolicy:
         monkeypatch.setattr(_losses, "_nthreads", spy)
         for dtype in (np.float64, np.float32):
             seen.clear()
-            busy = iter([1, 1, 1])
+            busy = iter([1, 1, 1])                      # the first three asks: one busy
             Xd, yd = X.astype(dtype), y.astype(dtype)
             got = fg.fit_linear_regression(Xd, yd, lr=0.01, epochs=10)
             assert seen[0] == (False, 2)                         # the most a pass may use
