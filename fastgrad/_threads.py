@@ -39,19 +39,23 @@ __all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_
 
 #: Work each thread of a pass must get before a second thread is used, in the units of
 #: :func:`pass_work` (a float64 element of X read by the four-row loops).  Measured with
-#: ``python -m benchmarks.s8_threads --calibrate`` (``mse_gradient`` on 1 and 2 threads,
-#: the mean time of a series of calls, the two counts timed in alternation, 9 rounds, no
-#: other thread of the process running) on a quiet 2-core AMD Zen 3 machine, t(2)/t(1):
-#: 1.03-1.04 at 2**15 units per thread, 0.93 at 2**16, 0.78-1.09 at 2**17, 0.66-0.92 at
-#: 2**18-2**19 (10 and 20 features); the median of single calls was 0.74-0.79 from 2**15
-#: already, the difference being the occasional call where a thread waits for its CPU.
-#: On the BLAS path (100 features), which :func:`pass_work` counts at half a unit per
-#: element, single calls broke even at 2**15 elements per thread and took 0.73x at 2**16.
-#: A thread of another library running at the time of the call (OpenBLAS's workers
-#: spin for ~0.1 s after each NumPy call) is handled apart, by :func:`busy_threads`:
-#: beside one, two threads of fastgrad took 1.1x to 10x the time of one from 2**19
-#: elements.
-MIN_WORK_PER_THREAD = 1 << 16
+#: ``python -m benchmarks.s8_threads --calibrate [--d=N]`` (``mse_gradient`` on 1 and 2
+#: threads timed in alternation, no other thread of the process running), t(2)/t(1),
+#: median of single calls, at 2**14 / 2**15 / 2**16 units per thread:
+#:
+#: - a 2-core Intel Xeon (KVM guest, AVX-512), d = 10 and 20: 0.85 / 0.69 / 0.61;
+#:   d = 100 (the BLAS path, half a unit per element): 0.82 / 0.71 / 0.49;
+#: - a 2-core AMD Zen 4 (EPYC), d = 10 and 20: 0.82-0.89 / 0.70-0.72 / 0.65;
+#: - a 2-core AMD Zen 3, d = 10 and 20: 0.74-0.79 from 2**15 on (the mean of a series
+#:   of calls, which counts the occasional call where a thread waits for its CPU:
+#:   1.03-1.04 at 2**15, 0.93 at 2**16).
+#:
+#: Below 2**14 units per thread two threads were slower than one (1.04-1.14 at 2**13 on
+#: the Xeon).  2**15 keeps a margin on every machine measured.  A thread of another
+#: library running at the time of the call (OpenBLAS's workers spin for ~0.1 s after
+#: each NumPy call) is handled apart, by :func:`busy_threads`: beside one, two threads of
+#: fastgrad took 1.2x to 35x the time of one from 2**18 units per thread.
+MIN_WORK_PER_THREAD = 1 << 15
 
 
 def pass_work(rows: int, d: int, k: int = 1, itemsize: int = 8) -> int:
@@ -132,7 +136,7 @@ def openmp_max_threads() -> int:
 
 
 #: Kernel thread ids of fastgrad's OpenMP workers, learnt per (calling thread, team size).
-_TEAM: set[str] = set()
+_TEAM: set[int] = set()
 _LEARNT: set[tuple[int, int]] = set()
 _TEAM_LOCK = threading.Lock()
 
@@ -143,23 +147,34 @@ def _learn_team(n: int) -> None:
         return
     tids = _openmp.team_tids(n)           # the team the coming pass runs on
     with _TEAM_LOCK:
-        _TEAM.update(str(t) for t in tids)
+        _TEAM.update(tids)
         _LEARNT.add(key)
 
 
-def busy_threads(task_dir: str = "/proc/self/task") -> int:
+def busy_threads(task_dir: str | None = None) -> int:
     """Threads of this process running now (state R), other than the calling thread and
-    fastgrad's OpenMP workers; 0 where ``/proc`` cannot tell."""
-    me = str(threading.get_native_id())
+    fastgrad's OpenMP workers; 0 where ``/proc`` cannot tell.
+
+    By default the compiled reader ``fastgrad._openmp.running_tids`` answers (a few
+    microseconds: it keeps the ``/proc`` files open between calls); where it cannot,
+    and when ``task_dir`` (a folder laid out as ``/proc/self/task``) is given, the
+    folder is scanned from Python (some tens of microseconds).
+    """
+    me = threading.get_native_id()
+    if task_dir is None:
+        running = _openmp.running_tids()
+        if running is not None:
+            return sum(1 for t in running if t != me and t not in _TEAM)
+        task_dir = "/proc/self/task"
     try:
         tids = os.listdir(task_dir)
     except OSError:
         return 0
     busy = 0
     for t in tids:
-        if t == me or t in _TEAM:
+        if not t.isdigit() or int(t) == me or int(t) in _TEAM:
             continue
-        try:                  # os-level calls: a few microseconds per thread
+        try:
             fd = os.open(f"{task_dir}/{t}/stat", os.O_RDONLY)
             try:
                 stat = os.read(fd, 512)

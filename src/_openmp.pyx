@@ -3,7 +3,9 @@
 ``max_threads()`` is ``omp_get_max_threads()`` of the calling thread: the limit set by
 ``OMP_NUM_THREADS`` or by ``threadpoolctl.threadpool_limits(n, user_api="openmp")``
 (which calls ``omp_set_num_threads``), asked at each call, as that limit may change
-while the process runs.  Only ``fastgrad._threads`` calls it.
+while the process runs.  ``team_tids(n)`` and ``running_tids()`` tell which threads
+are fastgrad's OpenMP workers and which threads of the process are running now.  Only
+``fastgrad._threads`` calls these.
 """
 
 import numpy as np
@@ -12,6 +14,7 @@ cdef extern from "_openmp.h" nogil:
     int fg_omp_max_threads()
     int fg_omp_enabled()
     void fg_team_tids(int n, long *out)
+    int fg_running_tids(long *out, int cap)
 
 
 def max_threads():
@@ -31,3 +34,12 @@ def team_tids(int n):
     with nogil:
         fg_team_tids(n, &out[0])
     return [int(t) for t in out[:n] if t > 0]
+
+
+def running_tids():
+    """Kernel thread ids of this process's threads running (state R) at this moment,
+    from /proc with its files kept open between calls (a few microseconds); None where
+    /proc cannot tell."""
+    cdef long out[64]
+    cdef int k = fg_running_tids(out, 64)
+    return None if k < 0 else [out[i] for i in range(k)]

@@ -423,10 +423,67 @@ class TestPolicy:
         assert seen >= 1, (idle, seen)
 
     @needs_proc
+    def test_compiled_reader_follows_threads_starting_and_ending(self):
+        # The compiled reader keeps /proc files open between calls: it must see a thread
+        # that started after its last call, and forget one that ended, exactly as the
+        # Python scan of /proc/self/task (the reference) does.
+        import hashlib
+        buf = bytes(1 << 22)
+
+        def spinning_thread():
+            stop, running = threading.Event(), threading.Event()
+            tid = []
+
+            def spin():
+                tid.append(threading.get_native_id())
+                running.set()
+                while not stop.is_set():
+                    hashlib.sha256(buf).digest()      # runs without the GIL
+            th = threading.Thread(target=spin)
+            th.start()
+            running.wait()
+            return th, stop, tid[0]
+
+        def seen(tid):          # the thread is running at some moment of 200 reads
+            for _ in range(200):
+                tids = fg._openmp.running_tids()
+                assert tids is not None
+                if tid in tids:
+                    return True
+            return False
+
+        fg._openmp.running_tids()                          # files opened before the start
+        for _ in range(2):                                 # a second thread, a new tid
+            th, stop, tid = spinning_thread()
+            try:
+                assert seen(tid)
+                assert fg._openmp.running_tids() is not None
+                assert max(_threads.busy_threads() for _ in range(50)) >= 1
+            finally:
+                stop.set()
+                th.join()
+            tids = fg._openmp.running_tids()
+            assert tids is not None and tid not in tids
+        me = threading.get_native_id()
+        assert me in fg._openmp.running_tids()               # the caller runs
+        assert _threads.busy_threads() == _threads.busy_threads("/proc/self/task") == 0
+
+    @needs_proc
+    def test_compiled_reader_in_a_forked_child(self):
+        # A forked child inherits the parent's open /proc files; it must read its own.
+        import multiprocessing
+        fg._openmp.running_tids()
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            child_pid, me, tids = pool.apply(_running_in_child)
+        assert child_pid != os.getpid()
+        assert tids == [me]                                 # only the child's own thread
+
+    @needs_proc
     def test_fastgrads_own_workers_are_not_counted(self):
         X, y, _, w = data(n=2 * _threads.MIN_WORK_PER_THREAD // 4 + 1000, d=4)
         fg.mse_gradient(X, y, w, workers=2)          # the team exists and may spin
-        tids = set(str(t) for t in fg._openmp.team_tids(2))
+        tids = set(fg._openmp.team_tids(2))
         _threads._learn_team(2)
         assert tids <= _threads._TEAM
 
@@ -434,6 +491,10 @@ class TestPolicy:
         assert _modes.check_workers(None) == 1
         assert _modes.check_workers(-1) == _threads.available_cpus()
         assert _modes.check_workers(map) is map
+
+
+def _running_in_child():
+    return os.getpid(), threading.get_native_id(), fg._openmp.running_tids()
 
 
 # ------------------------------------------------------------------ no global change
