@@ -120,9 +120,8 @@ _CGROUP: list[int | None] = []
 
 def available_cpus() -> int:
     """CPUs this process may use: its affinity mask, capped by its cgroup CPU quota."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
+    cpus = _openmp.affinity_cpus()          # sched_getaffinity, -1 where there is none
+    if cpus < 1:
         cpus = os.cpu_count() or 1
     if not _CGROUP:
         _CGROUP.append(cgroup_cpu_limit())
@@ -145,9 +144,9 @@ def _learn_team(n: int) -> None:
     key = (threading.get_native_id(), n)
     if key in _LEARNT:
         return
-    tids = _openmp.team_tids(n)           # the team the coming pass runs on
+    tids = _openmp.team_tids(n)           # the team the coming pass runs on, caller first
     with _TEAM_LOCK:
-        _TEAM.update(tids)
+        _TEAM.update(tids[1:])
         _LEARNT.add(key)
 
 
@@ -155,17 +154,17 @@ def busy_threads(task_dir: str | None = None) -> int:
     """Threads of this process running now (state R), other than the calling thread and
     fastgrad's OpenMP workers; 0 where ``/proc`` cannot tell.
 
-    By default the compiled reader ``fastgrad._openmp.running_tids`` answers (a few
-    microseconds: it keeps the ``/proc`` files open between calls); where it cannot,
-    and when ``task_dir`` (a folder laid out as ``/proc/self/task``) is given, the
-    folder is scanned from Python (some tens of microseconds).
+    By default the compiled reader ``fastgrad._openmp.busy_threads`` answers (about
+    2 µs: it keeps the ``/proc`` files open between calls and does not read fastgrad's
+    workers); where it cannot, and when ``task_dir`` (a folder laid out as
+    ``/proc/self/task``) is given, the folder is scanned from Python (about 10 µs).
     """
-    me = threading.get_native_id()
     if task_dir is None:
-        running = _openmp.running_tids()
-        if running is not None:
-            return sum(1 for t in running if t != me and t not in _TEAM)
+        busy = _openmp.busy_threads()
+        if busy >= 0:
+            return busy
         task_dir = "/proc/self/task"
+    me = threading.get_native_id()
     try:
         tids = os.listdir(task_dir)
     except OSError:

@@ -3,7 +3,12 @@
 #ifndef FASTGRAD_OPENMP_H
 #define FASTGRAD_OPENMP_H
 #ifdef __linux__
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <dirent.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,53 +17,68 @@
 #include <sys/syscall.h>
 static long fg_gettid(void) { return (long)syscall(SYS_gettid); }
 
-/* The threads of this process that are running (state R) at this moment, read from
-   /proc with the files kept open between calls: one pread of /proc/self/stat (its
-   thread count tells whether a thread started or ended since the last call) and one
-   per thread, instead of listing /proc/self/task and opening each file every call.
-   The files are opened again when the count changed, a read failed (a thread ended)
-   or the process id changed (a forked child).  Callers hold the GIL, which serialises
-   the calls. */
+/* The threads of this process that are running (state R) at this moment, other than
+   the calling thread and fastgrad's own OpenMP workers, read from /proc with its files
+   kept open between calls, instead of listing /proc/self/task and opening each file at
+   every call:
+   - an fstat of /proc/self/task: its link count follows the number of threads, so a
+     thread that started or ended since the last call is seen (the files are then
+     opened again, as they are when a read fails or the process id changed: a forked
+     child);
+   - per thread, its schedstat (cheap: three counters), whose third field counts the
+     times the thread was put on a CPU: a thread seen asleep at the last call that has
+     not been put on a CPU since is still not running, and its stat is not read;
+   - otherwise its stat, whose third field is the state.
+   fastgrad's workers are not read at all.  Callers hold the GIL, which serialises the
+   calls. */
 #define FG_MAX_TASKS 256
 static long fg_tasks_pid = -1;
-static int fg_self_fd = -1;
+static int fg_task_dir = -1;
+static nlink_t fg_task_nlink = 0;
 static int fg_ntasks = 0;
 static long fg_task_tid[FG_MAX_TASKS];
-static int fg_task_fd[FG_MAX_TASKS];
+static int fg_task_fd[FG_MAX_TASKS];          /* -1: one of fastgrad's workers */
+static int fg_task_sched_fd[FG_MAX_TASKS];    /* -1: no schedstat */
+static unsigned long long fg_task_switches[FG_MAX_TASKS];
+static char fg_task_asleep[FG_MAX_TASKS];     /* at the last read of its stat */
+static int fg_nteam = 0;
+static long fg_team[FG_MAX_TASKS];
+
+static int fg_in_team(long tid) {
+    for (int i = 0; i < fg_nteam; i++) if (fg_team[i] == tid) return 1;
+    return 0;
+}
 
 static void fg_tasks_close(void) {
-    for (int i = 0; i < fg_ntasks; i++) close(fg_task_fd[i]);
+    for (int i = 0; i < fg_ntasks; i++) {
+        if (fg_task_fd[i] >= 0) close(fg_task_fd[i]);
+        if (fg_task_sched_fd[i] >= 0) close(fg_task_sched_fd[i]);
+    }
     fg_ntasks = 0;
-    if (fg_self_fd >= 0) close(fg_self_fd);
-    fg_self_fd = -1;
+    if (fg_task_dir >= 0) close(fg_task_dir);
+    fg_task_dir = -1;
     fg_tasks_pid = -1;
 }
 
-/* Read a stat file from its start; the fields after the command name, or NULL. */
-static const char *fg_stat_fields(int fd, char *buf, size_t size) {
-    ssize_t n = pread(fd, buf, size - 1, 0);
-    if (n <= 0) return NULL;
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');       /* the name may hold spaces and ')' */
-    return (p != NULL && p[1] == ' ') ? p + 2 : NULL;
-}
-
-/* num_threads, field 20 of /proc/self/stat (field 3, the state, comes first); -1. */
-static long fg_self_threads(void) {
-    char buf[1024];
-    const char *p = fg_stat_fields(fg_self_fd, buf, sizeof buf);
-    for (int field = 3; p != NULL && field < 20; field++) {
-        p = strchr(p, ' ');
-        if (p != NULL) p++;
-    }
-    return p == NULL ? -1 : strtol(p, NULL, 10);
+/* Count tid among fastgrad's OpenMP workers (never counted as busy). */
+static void fg_add_team(long tid) {
+    if (tid <= 0 || fg_in_team(tid) || fg_nteam == FG_MAX_TASKS) return;
+    fg_team[fg_nteam++] = tid;
+    for (int i = 0; i < fg_ntasks; i++)
+        if (fg_task_tid[i] == tid && fg_task_fd[i] >= 0) {
+            close(fg_task_fd[i]);
+            fg_task_fd[i] = -1;
+            if (fg_task_sched_fd[i] >= 0) close(fg_task_sched_fd[i]);
+            fg_task_sched_fd[i] = -1;
+        }
 }
 
 static int fg_tasks_open(void) {
+    struct stat st;
     fg_tasks_close();
-    fg_self_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    fg_task_dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *dir = opendir("/proc/self/task");
-    if (fg_self_fd < 0 || dir == NULL) {
+    if (fg_task_dir < 0 || dir == NULL || fstat(fg_task_dir, &st) != 0) {
         if (dir != NULL) closedir(dir);
         fg_tasks_close();
         return -1;
@@ -69,39 +89,83 @@ static int fg_tasks_open(void) {
     while ((e = readdir(dir)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         if (fg_ntasks == FG_MAX_TASKS) { full = 1; break; }
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;                  /* ended since the listing */
-        fg_task_tid[fg_ntasks] = strtol(e->d_name, NULL, 10);
+        long tid = strtol(e->d_name, NULL, 10);
+        int fd = -1, sched_fd = -1;
+        if (!fg_in_team(tid)) {
+            snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;              /* ended since the listing */
+            snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+            sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+        }
+        fg_task_tid[fg_ntasks] = tid;
+        fg_task_sched_fd[fg_ntasks] = sched_fd;
+        fg_task_asleep[fg_ntasks] = 0;
         fg_task_fd[fg_ntasks++] = fd;
     }
     closedir(dir);
     if (full) { fg_tasks_close(); return -1; }
+    fg_task_nlink = st.st_nlink;     /* taken before the listing: a change reopens */
     fg_tasks_pid = (long)getpid();
     return 0;
 }
 
-/* Write the ids of the running threads to out (cap slots); their number, or -1 where
-   /proc cannot tell (no /proc, too many threads, threads starting and ending). */
+/* The number of running threads other than the caller and fastgrad's workers, their
+   ids written to out (at most cap); -1 where /proc cannot tell (no /proc, too many
+   threads, threads starting and ending all the time). */
 static int fg_running_tids(long *out, int cap) {
     char buf[512];
+    struct stat st;
+    long me = fg_gettid();
     for (int attempt = 0; attempt < 3; attempt++) {
-        if ((attempt > 0 || fg_tasks_pid != (long)getpid()) && fg_tasks_open() < 0)
-            return -1;
-        if (fg_self_threads() != fg_ntasks) continue;
+        if (fg_tasks_pid != (long)getpid() || fstat(fg_task_dir, &st) != 0
+                || st.st_nlink != fg_task_nlink) {
+            if (fg_tasks_open() < 0) return -1;
+        }
         int k = 0, ok = 1;
         for (int i = 0; i < fg_ntasks && ok; i++) {
-            const char *p = fg_stat_fields(fg_task_fd[i], buf, sizeof buf);
-            if (p == NULL) ok = 0;
-            else if (*p == 'R' && k < cap) out[k++] = fg_task_tid[i];
+            if (fg_task_fd[i] < 0 || fg_task_tid[i] == me) continue;
+            ssize_t n;
+            if (fg_task_sched_fd[i] >= 0) {
+                unsigned long long ran, waited, switches;
+                n = pread(fg_task_sched_fd[i], buf, sizeof buf - 1, 0);
+                if (n <= 0) { ok = 0; break; }
+                buf[n] = 0;
+                if (sscanf(buf, "%llu %llu %llu", &ran, &waited, &switches) == 3) {
+                    if (fg_task_asleep[i] && switches == fg_task_switches[i]) continue;
+                    fg_task_switches[i] = switches;
+                } else {
+                    fg_task_asleep[i] = 0;
+                }
+            }
+            n = pread(fg_task_fd[i], buf, sizeof buf - 1, 0);
+            if (n <= 0) { ok = 0; break; }
+            buf[n] = 0;
+            const char *p = strrchr(buf, ')');     /* the name may hold ')' */
+            if (p == NULL || p[1] != ' ') { ok = 0; break; }
+            if (p[2] == 'R') {
+                if (k < cap) out[k] = fg_task_tid[i];
+                k++;
+            }
+            fg_task_asleep[i] = p[2] != 'R';
         }
         if (ok) return k;
+        fg_tasks_pid = -1;                         /* a thread ended: list again */
     }
     return -1;
 }
+
+/* CPUs in the affinity mask of the calling thread; -1 if it cannot be read. */
+static int fg_affinity_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
 #else
 static long fg_gettid(void) { return -1; }
+static void fg_add_team(long tid) { (void)tid; }
 static int fg_running_tids(long *out, int cap) { (void)out; (void)cap; return -1; }
+static int fg_affinity_cpus(void) { return -1; }
 #endif
 #ifdef _OPENMP
 #include <omp.h>

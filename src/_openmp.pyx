@@ -15,6 +15,8 @@ cdef extern from "_openmp.h" nogil:
     int fg_omp_enabled()
     void fg_team_tids(int n, long *out)
     int fg_running_tids(long *out, int cap)
+    void fg_add_team(long tid)
+    int fg_affinity_cpus()
 
 
 def max_threads():
@@ -29,17 +31,32 @@ def enabled():
 
 def team_tids(int n):
     """Kernel thread ids of the OpenMP team of n threads the calling thread starts (the
-    threads a parallel pass of fastgrad runs on); 0 for a thread not started."""
+    threads a parallel pass of fastgrad runs on, the caller first); its workers (all but
+    the caller) are from now on left out of ``running_tids`` and ``busy_threads``."""
     cdef long[::1] out = np.zeros(max(n, 1), dtype=np.int_)
+    cdef int i
     with nogil:
         fg_team_tids(n, &out[0])
+    for i in range(1, n):
+        fg_add_team(out[i])
     return [int(t) for t in out[:n] if t > 0]
 
 
+def busy_threads():
+    """The number of this process's threads running (state R) at this moment, other
+    than the calling thread and fastgrad's OpenMP workers, from /proc with its files
+    kept open between calls (a few microseconds); -1 where /proc cannot tell."""
+    return fg_running_tids(NULL, 0)
+
+
 def running_tids():
-    """Kernel thread ids of this process's threads running (state R) at this moment,
-    from /proc with its files kept open between calls (a few microseconds); None where
-    /proc cannot tell."""
-    cdef long out[64]
-    cdef int k = fg_running_tids(out, 64)
-    return None if k < 0 else [out[i] for i in range(k)]
+    """The kernel thread ids of the threads ``busy_threads`` counts (None where /proc
+    cannot tell)."""
+    cdef long out[256]
+    cdef int k = fg_running_tids(out, 256)
+    return None if k < 0 else [out[i] for i in range(min(k, 256))]
+
+
+def affinity_cpus():
+    """CPUs in the calling thread's affinity mask; -1 where it cannot be read."""
+    return fg_affinity_cpus()

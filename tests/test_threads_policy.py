@@ -16,12 +16,14 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -298,13 +300,27 @@ class TestPolicy:
         assert got is None or got >= 1
 
     def test_affinity_and_quota(self, monkeypatch):
-        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+        monkeypatch.setattr(fg._openmp, "affinity_cpus", lambda: 4)
         monkeypatch.setattr(_threads, "_CGROUP", [None])
         assert _threads.available_cpus() == 4
         monkeypatch.setattr(_threads, "_CGROUP", [2])
         assert _threads.available_cpus() == 2
-        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+        monkeypatch.setattr(fg._openmp, "affinity_cpus", lambda: 1)
         assert _threads.available_cpus() == 1
+        monkeypatch.setattr(fg._openmp, "affinity_cpus", lambda: -1)   # no affinity call
+        assert _threads.available_cpus() == min(os.cpu_count() or 1, 2)
+
+    @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity")
+    def test_affinity_is_read_at_each_call(self):
+        mask = os.sched_getaffinity(0)
+        assert fg._openmp.affinity_cpus() == len(mask)
+        try:
+            os.sched_setaffinity(0, {min(mask)})
+            assert fg._openmp.affinity_cpus() == 1
+            assert _threads.n_threads(10**9) == 1
+        finally:
+            os.sched_setaffinity(0, mask)
+        assert fg._openmp.affinity_cpus() == len(mask)
 
     def test_smallest_wins(self, monkeypatch):
         m = _threads.MIN_WORK_PER_THREAD
@@ -425,67 +441,53 @@ class TestPolicy:
     @needs_proc
     def test_compiled_reader_follows_threads_starting_and_ending(self):
         # The compiled reader keeps /proc files open between calls: it must see a thread
-        # that started after its last call, and forget one that ended, exactly as the
-        # Python scan of /proc/self/task (the reference) does.
-        import hashlib
-        buf = bytes(1 << 22)
-
-        def spinning_thread():
-            stop, running = threading.Event(), threading.Event()
-            tid = []
-
-            def spin():
-                tid.append(threading.get_native_id())
-                running.set()
-                while not stop.is_set():
-                    hashlib.sha256(buf).digest()      # runs without the GIL
-            th = threading.Thread(target=spin)
-            th.start()
-            running.wait()
-            return th, stop, tid[0]
-
-        def seen(tid):          # the thread is running at some moment of 200 reads
-            for _ in range(200):
-                tids = fg._openmp.running_tids()
-                assert tids is not None
-                if tid in tids:
-                    return True
-            return False
-
-        fg._openmp.running_tids()                          # files opened before the start
-        for _ in range(2):                                 # a second thread, a new tid
-            th, stop, tid = spinning_thread()
-            try:
-                assert seen(tid)
-                assert fg._openmp.running_tids() is not None
-                assert max(_threads.busy_threads() for _ in range(50)) >= 1
-            finally:
-                stop.set()
-                th.join()
-            tids = fg._openmp.running_tids()
-            assert tids is not None and tid not in tids
+        # that started after its last call and forget one that ended, as the Python
+        # scan of /proc/self/task (the reference) does, and never count the caller.
         me = threading.get_native_id()
-        assert me in fg._openmp.running_tids()               # the caller runs
+        assert fg._openmp.running_tids() is not None       # files opened before the start
+        for _ in range(2):                                 # a second thread, a new tid
+            with _spinning_thread() as tid:
+                assert _seen_running(tid)
+                assert max(_threads.busy_threads() for _ in range(50)) >= 1
+                assert max(_threads.busy_threads("/proc/self/task") for _ in range(50)) >= 1
+            assert _ended(tid)
+            tids = fg._openmp.running_tids()
+            assert tids is not None and tid not in tids and me not in tids
         assert _threads.busy_threads() == _threads.busy_threads("/proc/self/task") == 0
+        # A thread seen asleep is not read again until it has been put on a CPU: it
+        # must be seen once it wakes up and runs.
+        go = threading.Event()
+        with _spinning_thread(go) as tid:
+            for _ in range(500):                     # until it is seen asleep
+                if tid not in fg._openmp.running_tids():
+                    break
+                time.sleep(0.001)
+            assert tid not in fg._openmp.running_tids()
+            go.set()
+            assert _seen_running(tid)
 
     @needs_proc
     def test_compiled_reader_in_a_forked_child(self):
         # A forked child inherits the parent's open /proc files; it must read its own.
         import multiprocessing
-        fg._openmp.running_tids()
+        assert fg._openmp.running_tids() is not None
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(1) as pool:
-            child_pid, me, tids = pool.apply(_running_in_child)
+            child_pid, child_tasks, tid, seen = pool.apply(_reader_in_child)
         assert child_pid != os.getpid()
-        assert tids == [me]                                 # only the child's own thread
+        assert seen and tid in child_tasks
+        assert not set(child_tasks) & {int(t) for t in os.listdir("/proc/self/task")}
 
     @needs_proc
     def test_fastgrads_own_workers_are_not_counted(self):
         X, y, _, w = data(n=2 * _threads.MIN_WORK_PER_THREAD // 4 + 1000, d=4)
         fg.mse_gradient(X, y, w, workers=2)          # the team exists and may spin
-        tids = set(fg._openmp.team_tids(2))
+        tids = set(fg._openmp.team_tids(2)[1:])            # the workers, not the caller
         _threads._learn_team(2)
-        assert tids <= _threads._TEAM
+        assert tids and tids <= _threads._TEAM
+        for _ in range(20):                 # right after a pass, while its worker spins
+            fg.mse_gradient(X, y, w, workers=2)
+            assert not tids & set(fg._openmp.running_tids())
 
     def test_workers_none_is_serial_for_python_f(self):
         assert _modes.check_workers(None) == 1
@@ -493,8 +495,57 @@ class TestPolicy:
         assert _modes.check_workers(map) is map
 
 
-def _running_in_child():
-    return os.getpid(), threading.get_native_id(), fg._openmp.running_tids()
+@contextlib.contextmanager
+def _spinning_thread(go=None):
+    """A thread that runs without the GIL until the block ends (once ``go`` is set, if
+    given: until then it sleeps); yields its tid."""
+    import hashlib
+    buf = bytes(1 << 22)
+    stop, started, tid = threading.Event(), threading.Event(), []
+
+    def spin():
+        tid.append(threading.get_native_id())
+        started.set()
+        if go is not None:
+            go.wait()
+        while not stop.is_set():
+            hashlib.sha256(buf).digest()
+    th = threading.Thread(target=spin)
+    th.start()
+    started.wait()
+    try:
+        yield tid[0]
+    finally:
+        stop.set()
+        if go is not None:
+            go.set()
+        th.join()
+
+
+def _seen_running(tid, reads=1000):
+    for _ in range(reads):
+        tids = fg._openmp.running_tids()
+        assert tids is not None
+        if tid in tids:
+            return True
+        time.sleep(0.0005)              # lets the thread take the GIL between its hashes
+    return False
+
+
+def _ended(tid):
+    """Wait until the thread has left /proc (a joined thread may linger a moment)."""
+    for _ in range(1000):
+        if str(tid) not in os.listdir("/proc/self/task"):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def _reader_in_child():
+    with _spinning_thread() as tid:
+        seen = _seen_running(tid)
+        tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    return os.getpid(), tasks, tid, seen
 
 
 # ------------------------------------------------------------------ no global change
