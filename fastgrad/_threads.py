@@ -15,7 +15,9 @@ native-f gradients and Hessians) takes its thread count from :func:`n_threads`:
     threads of this process that are running at this moment besides the caller and
     fastgrad's own OpenMP workers (:func:`busy_threads`): typically NumPy's BLAS workers,
     which keep spinning for a while after each NumPy call.  Starting a second thread on
-    a CPU one of them occupies makes the two pools take turns and the pass slower;
+    a CPU one of them occupies makes the two pools take turns and the pass slower, from
+    a pass of :data:`BUSY_MIN_WORK` on (a smaller pass was faster on two threads even
+    beside a spinning worker, and does not read ``/proc``);
   * the OpenMP limit in force in the calling thread, ``omp_get_max_threads()``, which
     ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(n, user_api="openmp")``
     set.
@@ -34,8 +36,8 @@ from typing import Any
 from . import _linear, _openmp
 from ._validation import check_workers
 
-__all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_limit",
-           "n_threads", "openmp_max_threads", "pass_work"]
+__all__ = ["BUSY_MIN_WORK", "MIN_WORK_PER_THREAD", "available_cpus", "busy_threads",
+           "cgroup_cpu_limit", "n_threads", "openmp_max_threads", "pass_work"]
 
 #: Work each thread of a pass must get before a second thread is used, in the units of
 #: :func:`pass_work` (a float64 element of X read by the four-row loops).  Measured with
@@ -56,6 +58,17 @@ __all__ = ["MIN_WORK_PER_THREAD", "available_cpus", "busy_threads", "cgroup_cpu_
 #: each NumPy call) is handled apart, by :func:`busy_threads`: beside one, two threads of
 #: fastgrad took 1.2x to 35x the time of one from 2**18 units per thread.
 MIN_WORK_PER_THREAD = 1 << 15
+
+#: Work of a pass (same units) from which the threads of other libraries running at the
+#: time of the call (:func:`busy_threads`) take CPUs off; a smaller pass ignores them,
+#: and /proc is not read for it.  Beside a spinning OpenBLAS worker (right after a NumPy
+#: call), t(2)/t(1) of ``mse_gradient`` on the 2-core Xeon was 0.85 / 0.70 / 0.61 / 0.57
+#: at 2**15 / 2**16 / 2**17 / 2**18 units in all, then 22x at 2**19 and 3-7x above (the
+#: pipeline column of ``--calibrate``); the Zen 4 machine gave 20-27x from 2**19, and in
+#: section 8 ``workers=2`` won inside the pipeline at 10000x10 (10**5 units) on the Xeon
+#: and on Zen 3 (1.5x and 1.3x faster than one thread).  2**17 stays two octaves below
+#: the cliff.
+BUSY_MIN_WORK = 1 << 17
 
 
 def pass_work(rows: int, d: int, k: int = 1, itemsize: int = 8) -> int:
@@ -203,10 +216,10 @@ def n_threads(work: int | None, workers: Any = None, *,
         Work each thread must get.
     count_busy : bool
         Whether CPUs running other threads of the process (:func:`busy_threads`) are
-        taken off.  False gives the most threads a long call (a fit) may use; the
-        fit then asks again, with ``count_busy=True``, before each run of epochs, so
-        that a NumPy call just before the fit costs it a few epochs on fewer threads,
-        not the whole fit.
+        taken off (only for ``work >= BUSY_MIN_WORK``).  False gives the most threads
+        a long call (a fit) may use; the fit then asks again, with
+        ``count_busy=True``, before each run of epochs, so that a NumPy call just
+        before the fit costs it a few epochs on fewer threads, not the whole fit.
 
     Returns
     -------
@@ -219,7 +232,7 @@ def n_threads(work: int | None, workers: Any = None, *,
         return 1
     cpus = available_cpus()
     n = min(work // min_work, cpus, openmp_max_threads())
-    if n > 1 and count_busy:
+    if n > 1 and count_busy and work >= BUSY_MIN_WORK:
         _learn_team(n)
         n = min(n, cpus - busy_threads())
     return max(1, n)

@@ -345,6 +345,24 @@ class TestPolicy:
         monkeypatch.setattr(_threads, "busy_threads", lambda: 9)
         assert _threads.n_threads(100 * m) == 1
 
+    def test_a_small_pass_does_not_ask_for_busy_threads(self, monkeypatch):
+        """Below BUSY_MIN_WORK a pass takes the threads its work justifies whatever runs
+        beside it, without reading /proc; from it on, busy CPUs are taken off."""
+        m, big = _threads.MIN_WORK_PER_THREAD, _threads.BUSY_MIN_WORK
+        assert 2 * m < big
+        asked = []
+        monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+        monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 2)
+        monkeypatch.setattr(_threads, "busy_threads", lambda: asked.append(1) or 1)
+        assert _threads.n_threads(big - 1) == 2 and asked == []
+        assert _threads.n_threads(big) == 1 and asked == [1]
+        assert _threads.n_threads(big, count_busy=False) == 2 and asked == [1]
+        # through a loss: 10000x10 float64 is below, 100000x10 above
+        from fastgrad import _losses
+        assert _threads.pass_work(10_000, 10) < big <= _threads.pass_work(100_000, 10)
+        assert _losses._nthreads(np.zeros((10_000, 10)), None) == 2 and asked == [1]
+        assert _losses._nthreads(np.zeros((100_000, 10)), None) == 1 and asked == [1, 1]
+
     def test_the_work_of_a_pass_counts_bytes_and_the_path(self, monkeypatch):
         """float32 elements and the elements of the BLAS path (d >= GEMV_MIN_D) count
         half: the same shape gets a second thread later."""
@@ -377,7 +395,8 @@ class TestPolicy:
         and the result is bitwise the one of workers=1."""
         from fastgrad import _losses
         m = _threads.MIN_WORK_PER_THREAD
-        X, y, _, w = data(n=4 * m // 8 + 5000, d=8)     # two threads in float32 too
+        X, y, _, w = data(n=8 * m // 8 + 5000, d=8)     # busy counted in float32 too
+        assert _threads.pass_work(len(X), 8, itemsize=4) >= _threads.BUSY_MIN_WORK
         busy = iter(())
         monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
         monkeypatch.setattr(_threads, "openmp_max_threads", lambda: 2)
