@@ -147,20 +147,22 @@ def openmp_max_threads() -> int:
     return max(1, int(_openmp.max_threads()))
 
 
-#: Kernel thread ids of fastgrad's OpenMP workers, learnt per (calling thread, team size).
+#: Kernel thread ids of fastgrad's OpenMP workers, and the team size last learnt for
+#: each calling thread: the OpenMP runtime may end workers when a smaller team runs and
+#: start new ones (new ids) when the team grows again, so a change of size learns again.
 _TEAM: set[int] = set()
-_LEARNT: set[tuple[int, int]] = set()
+_LEARNT: dict[int, int] = {}
 _TEAM_LOCK = threading.Lock()
 
 
 def _learn_team(n: int) -> None:
-    key = (threading.get_native_id(), n)
-    if key in _LEARNT:
+    me = threading.get_native_id()
+    if _LEARNT.get(me) == n:
         return
     tids = _openmp.team_tids(n)           # the team the coming pass runs on, caller first
     with _TEAM_LOCK:
         _TEAM.update(tids[1:])
-        _LEARNT.add(key)
+        _LEARNT[me] = n
 
 
 def busy_threads(task_dir: str | None = None) -> int:

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
 #include <sys/syscall.h>
 static long fg_gettid(void) { return (long)syscall(SYS_gettid); }
 
-/* The threads of this process that are running (state R) at this moment, other than
+/* The threads of this process that are running (state R, on a CPU or waiting for one;
+   see below for a thread seen asleep) at this moment, other than
    the calling thread and fastgrad's own OpenMP workers, read from /proc with its files
    kept open between calls, instead of listing /proc/self/task and opening each file at
    every call:
@@ -27,7 +29,8 @@ static long fg_gettid(void) { return (long)syscall(SYS_gettid); }
      child);
    - per thread, its schedstat (cheap: three counters), whose third field counts the
      times the thread was put on a CPU: a thread seen asleep at the last call that has
-     not been put on a CPU since is still not running, and its stat is not read;
+     not been put on a CPU since is not running on one, and its stat is not read (a
+     thread woken since but still waiting for a CPU is missed until it gets one);
    - otherwise its stat, whose third field is the state.
    fastgrad's workers are not read at all.  Callers hold the GIL, which serialises the
    calls. */
@@ -39,6 +42,7 @@ static int fg_ntasks = 0;
 static long fg_task_tid[FG_MAX_TASKS];
 static int fg_task_fd[FG_MAX_TASKS];          /* -1: one of fastgrad's workers */
 static int fg_task_sched_fd[FG_MAX_TASKS];    /* -1: no schedstat */
+static ino_t fg_task_ino[FG_MAX_TASKS], fg_task_sched_ino[FG_MAX_TASKS], fg_task_dir_ino;
 static unsigned long long fg_task_switches[FG_MAX_TASKS];
 static char fg_task_asleep[FG_MAX_TASKS];     /* at the last read of its stat */
 static int fg_nteam = 0;
@@ -49,26 +53,44 @@ static int fg_in_team(long tid) {
     return 0;
 }
 
+/* Open a file of /proc, its inode in *ino; -1 (errno set) if it cannot be opened. */
+static int fg_open(const char *path, int flags, ino_t *ino) {
+    struct stat st;
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0) *ino = st.st_ino;
+    else if (fd >= 0) { close(fd); fd = -1; }
+    return fd;
+}
+
+/* Close fd if it still is the file opened (a forked child that closed its files may
+   have given the number to another file, which is not ours to close). */
+static void fg_close(int fd, ino_t ino) {
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == ino) close(fd);
+}
+
 static void fg_tasks_close(void) {
     for (int i = 0; i < fg_ntasks; i++) {
-        if (fg_task_fd[i] >= 0) close(fg_task_fd[i]);
-        if (fg_task_sched_fd[i] >= 0) close(fg_task_sched_fd[i]);
+        fg_close(fg_task_fd[i], fg_task_ino[i]);
+        fg_close(fg_task_sched_fd[i], fg_task_sched_ino[i]);
     }
     fg_ntasks = 0;
-    if (fg_task_dir >= 0) close(fg_task_dir);
+    fg_close(fg_task_dir, fg_task_dir_ino);
     fg_task_dir = -1;
     fg_tasks_pid = -1;
 }
 
-/* Count tid among fastgrad's OpenMP workers (never counted as busy). */
+/* Count tid among fastgrad's OpenMP workers (never counted as busy).  The table of
+   workers starts again when full (workers that ended leave their ids behind). */
 static void fg_add_team(long tid) {
-    if (tid <= 0 || fg_in_team(tid) || fg_nteam == FG_MAX_TASKS) return;
+    if (tid <= 0 || fg_in_team(tid)) return;
+    if (fg_nteam == FG_MAX_TASKS) fg_nteam = 0;
     fg_team[fg_nteam++] = tid;
     for (int i = 0; i < fg_ntasks; i++)
         if (fg_task_tid[i] == tid && fg_task_fd[i] >= 0) {
-            close(fg_task_fd[i]);
+            fg_close(fg_task_fd[i], fg_task_ino[i]);
             fg_task_fd[i] = -1;
-            if (fg_task_sched_fd[i] >= 0) close(fg_task_sched_fd[i]);
+            fg_close(fg_task_sched_fd[i], fg_task_sched_ino[i]);
             fg_task_sched_fd[i] = -1;
         }
 }
@@ -76,7 +98,7 @@ static void fg_add_team(long tid) {
 static int fg_tasks_open(void) {
     struct stat st;
     fg_tasks_close();
-    fg_task_dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fg_task_dir = fg_open("/proc/self/task", O_RDONLY | O_DIRECTORY, &fg_task_dir_ino);
     DIR *dir = opendir("/proc/self/task");
     if (fg_task_dir < 0 || dir == NULL || fstat(fg_task_dir, &st) != 0) {
         if (dir != NULL) closedir(dir);
@@ -85,18 +107,25 @@ static int fg_tasks_open(void) {
     }
     struct dirent *e;
     char path[64];
-    int full = 0;
+    int failed = 0;
     while ((e = readdir(dir)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        if (fg_ntasks == FG_MAX_TASKS) { full = 1; break; }
+        if (fg_ntasks == FG_MAX_TASKS) { failed = 1; break; }
         long tid = strtol(e->d_name, NULL, 10);
         int fd = -1, sched_fd = -1;
         if (!fg_in_team(tid)) {
             snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-            fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) continue;              /* ended since the listing */
+            fd = fg_open(path, O_RDONLY, &fg_task_ino[fg_ntasks]);
+            if (fd < 0 && (errno == ENOENT || errno == ESRCH)) continue;   /* ended */
+            if (fd < 0) { failed = 1; break; }  /* out of descriptors, say: cannot tell */
             snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
-            sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+            sched_fd = fg_open(path, O_RDONLY, &fg_task_sched_ino[fg_ntasks]);
+            if (sched_fd < 0 && errno != ENOENT) {   /* ENOENT: a kernel without it */
+                fg_close(fd, fg_task_ino[fg_ntasks]);
+                if (errno == ESRCH) continue;
+                failed = 1;
+                break;
+            }
         }
         fg_task_tid[fg_ntasks] = tid;
         fg_task_sched_fd[fg_ntasks] = sched_fd;
@@ -104,7 +133,7 @@ static int fg_tasks_open(void) {
         fg_task_fd[fg_ntasks++] = fd;
     }
     closedir(dir);
-    if (full) { fg_tasks_close(); return -1; }
+    if (failed) { fg_tasks_close(); return -1; }
     fg_task_nlink = st.st_nlink;     /* taken before the listing: a change reopens */
     fg_tasks_pid = (long)getpid();
     return 0;
@@ -132,7 +161,9 @@ static int fg_running_tids(long *out, int cap) {
                 if (n <= 0) { ok = 0; break; }
                 buf[n] = 0;
                 if (sscanf(buf, "%llu %llu %llu", &ran, &waited, &switches) == 3) {
-                    if (fg_task_asleep[i] && switches == fg_task_switches[i]) continue;
+                    /* (a kernel without schedstats writes "0 0 0": always read) */
+                    if (fg_task_asleep[i] && switches != 0
+                            && switches == fg_task_switches[i]) continue;
                     fg_task_switches[i] = switches;
                 } else {
                     fg_task_asleep[i] = 0;

@@ -14,9 +14,12 @@ cdef extern from "_openmp.h" nogil:
     int fg_omp_max_threads()
     int fg_omp_enabled()
     void fg_team_tids(int n, long *out)
+    int fg_affinity_cpus()
+
+# These keep state between calls: called with the GIL held, which serialises them.
+cdef extern from "_openmp.h":
     int fg_running_tids(long *out, int cap)
     void fg_add_team(long tid)
-    int fg_affinity_cpus()
 
 
 def max_threads():

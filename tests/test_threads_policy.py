@@ -472,7 +472,6 @@ class TestPolicy:
             assert _ended(tid)
             tids = fg._openmp.running_tids()
             assert tids is not None and tid not in tids and me not in tids
-        assert _threads.busy_threads() == _threads.busy_threads("/proc/self/task") == 0
         # A thread seen asleep is not read again until it has been put on a CPU: it
         # must be seen once it wakes up and runs.
         go = threading.Event()
@@ -498,6 +497,40 @@ class TestPolicy:
         assert not set(child_tasks) & {int(t) for t in os.listdir("/proc/self/task")}
 
     @needs_proc
+    def test_compiled_reader_out_of_descriptors_cannot_tell(self):
+        # With room for the folder and one thread's files only, the reader must say it
+        # cannot tell (None), not give the threads it could open as the whole picture.
+        code = textwrap.dedent(r"""
+            import os, resource, threading
+            import fastgrad as fg
+            stop = threading.Event()
+            th = threading.Thread(target=stop.wait)
+            th.start()
+            def is_open(fd):
+                try:
+                    os.fstat(fd)
+                    return True
+                except OSError:
+                    return False
+            limit, free = 0, 0
+            while free < 4:                       # the lowest numbers 4 new files get
+                free += not is_open(limit)
+                limit += 1
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+            starved = fg._openmp.running_tids()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            fed = fg._openmp.running_tids()
+            stop.set()
+            th.join()
+            print(len(os.listdir("/proc/self/task")) >= 2, starved, fed is not None)
+        """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        assert out == ["True", "None", "True"], out
+
+    @needs_proc
+    @pytest.mark.skipif(not fg._openmp.enabled(), reason="built without OpenMP")
     def test_fastgrads_own_workers_are_not_counted(self):
         X, y, _, w = data(n=2 * _threads.MIN_WORK_PER_THREAD // 4 + 1000, d=4)
         fg.mse_gradient(X, y, w, workers=2)          # the team exists and may spin
@@ -507,6 +540,10 @@ class TestPolicy:
         for _ in range(20):                 # right after a pass, while its worker spins
             fg.mse_gradient(X, y, w, workers=2)
             assert not tids & set(fg._openmp.running_tids())
+        # A team that shrinks and grows again may get new workers: they are learnt too.
+        for n in (3, 2, 3):
+            _threads._learn_team(n)
+        assert set(fg._openmp.team_tids(3)[1:]) <= _threads._TEAM
 
     def test_workers_none_is_serial_for_python_f(self):
         assert _modes.check_workers(None) == 1
